@@ -1,0 +1,94 @@
+"""MP-PDE experiment: generate the combined-equation data with jaxsci.pde, train with the shared loop,
+evaluate the paper's accumulated rollout error against the WENO5 baseline at the same resolution."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxsci import mppde
+from jaxsci.core import ArrayLoader, check_keys, fit, gradient_step, init_train_state
+from jaxsci.pde import burgers
+from jaxsci.pde.generate import trajectory_keys
+
+CONFIG_KEYS = (
+    "preset", "family", "nx", "nt", "l_max", "num_train", "num_valid", "data_seed", "model", "fno_width", "fno_modes",
+    "fno_layers", "time_window", "neighbours",
+    "hidden", "num_layers", "faithful", "unrolling", "batch_size", "learning_rate", "weight_decay", "lr_decay",
+    "lr_milestones", "passes_per_epoch", "fit",
+)
+
+
+def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int, *, l_max: int = 3, baseline: bool = False, chunk: int = 64) -> dict[str, np.ndarray]:
+    """``num`` trajectories of ``split`` as numpy: ``u (num, nt, nx)`` (5-tap averages of the nx=200
+    solution), ``eq (num, P)`` the family's network parameters, and ``weno (num, nt, nx)`` if ``baseline``.
+
+    Trajectory i uses the same key as ``python -m jaxsci.pde.generate`` (seed, split, i)."""
+    gen = jax.jit(jax.vmap(lambda k: burgers.generate(k, family, nx=(nx,), nt=nt, baseline=baseline, l_max=l_max)))
+    names = mppde.FAMILY_VARIABLES[family]
+    parts = []
+    for lo in range(0, num, chunk):
+        idx = np.arange(lo, min(lo + chunk, num))
+        out = jax.device_get(gen(trajectory_keys(seed, split, idx)))
+        part = {"u": out[f"u_{nx}"], "eq": np.stack([out[v] for v in names], -1) if names else np.zeros((len(idx), 0), np.float32)}
+        if baseline:
+            part["weno"] = out[f"weno_{nx}"]
+        parts.append(part)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def make_problem(config):
+    check_keys(config.keys(), CONFIG_KEYS, "the mppde config")
+    setup = mppde.Setup(family=config.family, nx=config.nx, nt=config.nt, t_end=burgers.FAMILIES[config.family].t_end,
+                        time_window=config.time_window, neighbours=config.neighbours, faithful=config.faithful)
+    if config.model == "mppde":
+        model = mppde.MPPDESolver(time_window=config.time_window, hidden=config.hidden, num_layers=config.num_layers)
+    elif config.model == "fno":
+        model = mppde.FNO1d(time_window=config.time_window, width=config.fno_width, modes=config.fno_modes, num_layers=config.fno_layers)
+    else:
+        raise ValueError(f"unknown model {config.model!r}; choose 'mppde' or 'fno'")
+    train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max)
+    valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True)
+
+    loader = ArrayLoader({"u": train["u"], "eq": train["eq"]}, config.batch_size, seed=config.fit.seed)
+    steps_per_epoch = config.passes_per_epoch * loader.steps_per_epoch
+
+    def data(step):
+        return {**loader(step), "epoch": np.int32(step // steps_per_epoch)}
+
+    schedule = optax.piecewise_constant_schedule(config.learning_rate, {int(m * steps_per_epoch): config.lr_decay for m in config.lr_milestones})
+    optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
+    params = mppde.init(jax.random.key(config.fit.seed), model, setup)
+    step = gradient_step(mppde.pushforward_loss(model, setup, config.unrolling), optimizer)
+    state = init_train_state(params, optimizer)
+
+    u_valid, eq_valid = jnp.asarray(valid["u"]), jnp.asarray(valid["eq"])
+    start = setup.gt_steps * setup.time_window
+    weno_error = float(np.mean(np.sum(np.mean((valid["weno"][:, start:] - valid["u"][:, start:]) ** 2, -1), -1)))
+
+    def evaluate(state, key):
+        err = mppde.evaluate_rollout(model, state.params, setup, u_valid, eq_valid)
+        return {"acc_error": jnp.mean(err), "weno_acc_error": jnp.float32(weno_error)}
+
+    def plot(state, path):
+        k = setup.time_window
+        start = setup.gt_steps * k
+        num_windows = (setup.nt - start) // k
+        pred = mppde.rollout(model, state.params, setup, u_valid[:1, start - k : start], eq_valid[:1], start, num_windows)
+        t = np.arange(start, start + num_windows * k) * setup.dt
+        return mppde.plot_rollout(valid["u"][0, start : start + num_windows * k], pred[0], path, x=np.asarray(setup.grid()), t=t,
+                                  title=f"{config.model} on {config.family}, nx {config.nx}: validation trajectory 0")
+
+    return step, state, data, evaluate, plot
+
+
+def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
+    step, state, data, evaluate, plot = make_problem(config)
+    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
+    if jax.process_index() == 0:
+        print(f"[mppde] rollout plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
+    return result.summary
