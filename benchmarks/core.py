@@ -87,7 +87,7 @@ def bench(quick: bool) -> list[Row]:
     step, state, loader, _ = make_problem(config)
     mesh = make_mesh()
     num_steps = 20 if quick else 3000
-    repeats = 2 if quick else 7
+    repeats = 2 if quick else 11
     fit_cfg = dict(num_steps=num_steps, log_every=100, progress=False, plot=False)
 
     runs = {

@@ -36,6 +36,11 @@ Step = Callable[[Any, Any, jax.Array], "tuple[Any, Mapping[str, jax.Array]]"]
 Evaluate = Callable[[Any, jax.Array], Mapping[str, jax.Array]]
 
 
+# Stacks a logging interval's per-step metrics on device, so the host fetches them in one transfer
+# (fetching each step's scalars separately cost ~10% of a small model's step time).
+_stack = jax.jit(lambda ms: jax.tree.map(lambda *xs: jnp.stack(xs), *ms))
+
+
 class NonFiniteError(FloatingPointError):
     """A training metric became NaN or infinite; the last good checkpoint is kept."""
 
@@ -161,25 +166,48 @@ def fit(
     bar = tqdm(total=cfg.num_steps, initial=start, disable=not (cfg.progress and is_main), dynamic_ncols=True, desc="fit")
     counter = parallel.replicate(jnp.asarray(start, jnp.int32), mesh)
     pending: list[tuple[int, Any]] = []
+    inflight = None
     last_train: dict = {}
     last_eval: dict = {}
     last_saved = existing
     t_start = time.perf_counter()
     compile_s = None
 
-    def flush(current: int) -> None:
+    def report(interval) -> None:
+        """Check and log one closed interval: (steps, stacked device metrics, end step, time)."""
         nonlocal last_train
-        if not pending:
-            return
-        host = parallel.to_host([m for _, m in pending])
+        steps, stacked, current, when = interval
+        stacked = parallel.to_host(stacked)
         if cfg.check_finite:
-            for (s, _), m in zip(pending, host):
-                _check_finite(s, m, last_saved, ckpt_dir)
-        mean = {k: np.mean([m[k] for m in host], axis=0) for k in host[-1]}
-        last_train = writer.write("train", current, mean, time=round(time.perf_counter() - t_start, 3))
+            bad = np.zeros(len(steps), bool)
+            for v in stacked.values():
+                if np.issubdtype(v.dtype, np.inexact):
+                    bad |= ~np.isfinite(v.reshape(len(steps), -1)).all(axis=1)
+            if bad.any():
+                j = int(np.argmax(bad))  # the first bad step of the interval
+                _check_finite(steps[j], {k: v[j] for k, v in stacked.items()}, last_saved, ckpt_dir)
+        mean = {k: np.mean(v, axis=0) for k, v in stacked.items()}
+        last_train = writer.write("train", current, mean, time=when)
         bar.update(current - bar.n)
         bar.set_postfix_str(format_metrics(mean, ["loss"]) or format_metrics(mean))
-        pending.clear()
+
+    def flush(current: int, sync: bool = False) -> None:
+        """Close the interval ending at ``current``. Its metrics are stacked on device (one transfer)
+        and reported at the NEXT flush, by when they are long computed, so logging never stalls the
+        device; ``sync=True`` (before a checkpoint, at the end) reports everything now."""
+        nonlocal inflight
+        closed = None
+        if pending:
+            stacked = _stack([m for _, m in pending])
+            jax.tree.map(lambda x: x.copy_to_host_async(), stacked)
+            closed = ([s for s, _ in pending], stacked, current, round(time.perf_counter() - t_start, 3))
+            pending.clear()
+        if inflight is not None:
+            report(inflight)
+        inflight = closed
+        if sync and inflight is not None:
+            report(inflight)
+            inflight = None
 
     def save(current: int) -> None:
         nonlocal last_saved
@@ -198,14 +226,14 @@ def fit(
             done = i + 1
             last = done == cfg.num_steps
             if done % cfg.log_every == 0 or last:
-                flush(done)
+                flush(done, sync=last)
             if jitted_eval is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
                 result = parallel.to_host(jitted_eval(state, done))
                 last_eval = writer.write("eval", done, result, time=round(time.perf_counter() - t_start, 3))
                 if is_main:
                     bar.write(f"[eval] step {done}: {format_metrics(result)}")
             if checkpointer is not None and ((cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or last):
-                flush(done)  # never save a state whose metrics were not checked
+                flush(done, sync=True)  # never save a state whose metrics were not checked
                 save(done)
         if start == cfg.num_steps and jitted_eval is not None:
             last_eval = writer.write("eval", start, parallel.to_host(jitted_eval(state, start)))
