@@ -96,6 +96,9 @@ def fit(
       data: ``data(step) -> batch``, a pytree of arrays with the (process-local) batch on the leading
         axis, deterministic in ``step`` (e.g. an :class:`~jaxsci.core.ArrayLoader`); or an iterable
         of batches (resumed by skipping). The global batch must divide by the number of devices.
+        Every non-scalar leaf is split along its leading axis, so all must share it (scalar leaves,
+        e.g. an epoch counter, are replicated); for graphs, stack padded per-shard GraphsTuples
+        along a leading axis rather than passing one big concatenated graph.
       config: a :class:`FitConfig` or a mapping of its fields (unknown keys are an error).
       workdir: where ``metrics.jsonl``, ``summary.json``, ``metrics.png`` and ``checkpoints/`` go;
         None keeps nothing on disk (no checkpoints).
