@@ -65,15 +65,21 @@ def _truncate_records(workdir: str, after_step: int) -> None:
         f.writelines(lines)
 
 
-def _check_finite(step: int, metrics: Mapping[str, Any], last_good: int | None, ckpt_dir: str | None) -> None:
-    bad = {k: v for k, v in metrics.items() if np.issubdtype(np.asarray(v).dtype, np.inexact) and not np.all(np.isfinite(v))}
-    if bad:
+def _check_finite(steps: list[int], stacked: Mapping[str, np.ndarray], last_good: int | None, ckpt_dir: str | None) -> None:
+    """Raise :class:`NonFiniteError` at the first of ``steps`` whose metrics (stacked on axis 0) are NaN/inf."""
+    bad = np.zeros(len(steps), bool)
+    for v in stacked.values():
+        if np.issubdtype(v.dtype, np.inexact):
+            bad |= ~np.isfinite(v.reshape(len(steps), -1)).all(axis=1)
+    if bad.any():
+        j = int(np.argmax(bad))
+        values = {k: v[j] for k, v in stacked.items() if not np.all(np.isfinite(v[j]))}
         where = (
             f"the last good checkpoint is step {last_good} in {ckpt_dir}"
             if last_good is not None
             else "no checkpoint was written before it"
         )
-        raise NonFiniteError(f"non-finite metric(s) at step {step}: {bad}; stopped, {where}")
+        raise NonFiniteError(f"non-finite metric(s) at step {steps[j]}: {values}; stopped, {where}")
 
 
 def fit(
@@ -182,13 +188,7 @@ def fit(
         steps, stacked, current, when = interval
         stacked = parallel.to_host(stacked)
         if cfg.check_finite:
-            bad = np.zeros(len(steps), bool)
-            for v in stacked.values():
-                if np.issubdtype(v.dtype, np.inexact):
-                    bad |= ~np.isfinite(v.reshape(len(steps), -1)).all(axis=1)
-            if bad.any():
-                j = int(np.argmax(bad))  # the first bad step of the interval
-                _check_finite(steps[j], {k: v[j] for k, v in stacked.items()}, last_saved, ckpt_dir)
+            _check_finite(steps, stacked, last_saved, ckpt_dir)
         mean = {k: np.mean(v, axis=0) for k, v in stacked.items()}
         last_train = writer.write("train", current, mean, time=when)
         bar.update(current - bar.n)
