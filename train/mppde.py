@@ -16,7 +16,7 @@ from jaxsci.pde import burgers
 from jaxsci.pde.generate import trajectory_keys
 
 CONFIG_KEYS = (
-    "preset", "family", "nx", "nt", "l_max", "num_train", "num_valid", "data_seed", "model", "fno_width", "fno_modes",
+    "preset", "family", "nx", "nt", "l_max", "num_train", "num_valid", "data_seed", "data_dir", "model", "fno_width", "fno_modes",
     "fno_layers", "time_window", "neighbours",
     "hidden", "num_layers", "faithful", "unrolling", "batch_size", "learning_rate", "weight_decay", "lr_decay",
     "lr_milestones", "passes_per_epoch", "fit",
@@ -41,6 +41,30 @@ def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int,
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def load_dataset(path: str, family: str, nx: int, *, baseline: bool = False) -> dict[str, np.ndarray]:
+    """The same arrays as :func:`make_dataset`, read from a file of ``python -m jaxsci.pde.generate``
+    (e.g. ``python -m jaxsci.pde.generate E1 --nx 50 --baseline --num 256 --split train --out data``)."""
+    import h5py
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no data file {path}; write it with python -m jaxsci.pde.generate {family} --split ...")
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("equation") not in (None, family):
+            raise ValueError(f"{path} holds {f.attrs.get('equation')!r} trajectories, not {family!r}")
+        needed = [f"u_{nx}"] + ([f"weno_{nx}"] if baseline else []) + list(mppde.FAMILY_VARIABLES[family])
+        missing = [k for k in needed if k not in f]
+        if missing:
+            raise ValueError(f"{path} lacks {missing}; generate it with --nx {nx}{' --baseline' if baseline else ''}")
+        if "done" in f and not np.all(f["done"][:]):
+            raise ValueError(f"{path} is incomplete (an interrupted generation): rerun the same command to finish it")
+        names = list(mppde.FAMILY_VARIABLES[family])
+        u = f[f"u_{nx}"][:]
+        out = {"u": u, "eq": np.stack([f[v][:] for v in names], -1) if names else np.zeros((len(u), 0), u.dtype)}
+        if baseline:
+            out["weno"] = f[f"weno_{nx}"][:]
+    return out
+
+
 def make_problem(config):
     check_keys(config.keys(), CONFIG_KEYS, "the mppde config")
     setup = mppde.Setup(family=config.family, nx=config.nx, nt=config.nt, t_end=burgers.FAMILIES[config.family].t_end,
@@ -51,8 +75,12 @@ def make_problem(config):
         model = mppde.FNO1d(time_window=config.time_window, width=config.fno_width, modes=config.fno_modes, num_layers=config.fno_layers)
     else:
         raise ValueError(f"unknown model {config.model!r}; choose 'mppde' or 'fno'")
-    train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max)
-    valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True)
+    if config.data_dir:  # files of python -m jaxsci.pde.generate (all their trajectories are used)
+        train = load_dataset(os.path.join(config.data_dir, f"{config.family}_train.h5"), config.family, config.nx)
+        valid = load_dataset(os.path.join(config.data_dir, f"{config.family}_valid.h5"), config.family, config.nx, baseline=True)
+    else:  # the same trajectories, generated in memory
+        train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max)
+        valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True)
 
     loader = ArrayLoader({"u": train["u"], "eq": train["eq"]}, config.batch_size, seed=config.fit.seed)
     steps_per_epoch = config.passes_per_epoch * loader.steps_per_epoch

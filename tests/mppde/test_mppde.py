@@ -187,3 +187,21 @@ def test_fno_baseline_trains_through_the_same_loss_and_rollout():
     loss, grads = jax.value_and_grad(lambda p: mppde.pushforward_loss(model, setup)(p, batch, jax.random.key(0))[0])(params)
     assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
     assert mppde.evaluate_rollout(model, params, setup, batch["u"], batch["eq"]).shape == (4,)
+
+
+def test_generated_file_equals_in_memory_data(tmp_path):
+    """Files of python -m jaxsci.pde.generate hold the very trajectories train/mppde.py generates in memory."""
+    from jaxsci.pde.generate import generate_file
+    from train.mppde import load_dataset, make_dataset
+
+    path = generate_file("E2", num=3, split="valid", out=str(tmp_path), seed=5, chunk=2, dtype="float32",
+                         progress=False, nx=[50], nt=100, baseline=True)
+    from_file = load_dataset(path, "E2", 50, baseline=True)
+    in_memory = make_dataset("E2", 50, 100, 3, "valid", 5, baseline=True)
+    assert from_file["u"].shape == (3, 100, 50) and from_file["eq"].shape == (3, 1)
+    for k in ("u", "eq", "weno"):
+        np.testing.assert_allclose(from_file[k], in_memory[k], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="lacks"):
+        load_dataset(path, "E2", 40)
+    with pytest.raises(FileNotFoundError, match="jaxsci.pde.generate"):
+        load_dataset(str(tmp_path / "nope.h5"), "E2", 50)

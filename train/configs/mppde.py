@@ -36,6 +36,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.num_train = p["num_train"]
     c.num_valid = p["num_valid"]
     c.data_seed = 0
+    c.data_dir = ""  # "" generates the data in memory; else read DIR/<family>_{train,valid}.h5 of jaxsci.pde.generate
     c.model = "mppde"  # or "fno": the FNO-PF baseline, same loss, rollout and metric
     c.fno_width = 64
     c.fno_modes = 16
