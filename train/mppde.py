@@ -12,7 +12,7 @@ import optax
 
 from jaxsci import mppde
 from jaxsci.core import ArrayLoader, check_keys, fit, gradient_step, init_train_state
-from jaxsci.pde import burgers
+from jaxsci.pde import burgers, wave
 from jaxsci.pde.generate import trajectory_keys
 
 CONFIG_KEYS = (
@@ -23,18 +23,33 @@ CONFIG_KEYS = (
 )
 
 
-def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int, *, l_max: int = 3, baseline: bool = False, chunk: int = 64) -> dict[str, np.ndarray]:
-    """``num`` trajectories of ``split`` as numpy: ``u (num, nt, nx)`` (5-tap averages of the nx=200
-    solution), ``eq (num, P)`` the family's network parameters, and ``weno (num, nt, nx)`` if ``baseline``.
+def _generator(family: str, nx: int, nt: int, l_max: int, baseline: bool):
+    """One trajectory from a key: combined equation (5-tap averages of nx 200) or wave (Chebyshev nx)."""
+    if family.startswith("WE"):
+        return lambda k: wave.generate(k, family, nx=(nx,), nt=nt)
+    return lambda k: burgers.generate(k, family, nx=(nx,), nt=nt, baseline=baseline, l_max=l_max)
 
+
+def t_end(family: str) -> float:
+    return (wave.FAMILIES if family.startswith("WE") else burgers.FAMILIES)[family].t_end
+
+
+def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int, *, l_max: int = 3, baseline: bool = False, chunk: int = 64) -> dict[str, np.ndarray]:
+    """``num`` trajectories of ``split`` as numpy: ``u (num, nt, nx)``, ``eq (num, P)`` the family's
+    network parameters, and, for E1-E3 with ``baseline``, ``weno (num, nt, nx)`` (WENO5 run at nx).
+
+    E1-E3: ``u`` is the 5-tap average of the nx = 200 solution; WE1-WE3: the Chebyshev solution at
+    nx points (exact in time, spectrally accurate, so no coarse-solver baseline is computed).
     Trajectory i uses the same key as ``python -m jaxsci.pde.generate`` (seed, split, i)."""
-    gen = jax.jit(jax.vmap(lambda k: burgers.generate(k, family, nx=(nx,), nt=nt, baseline=baseline, l_max=l_max)))
+    baseline = baseline and not family.startswith("WE")
+    gen = jax.jit(jax.vmap(_generator(family, nx, nt, l_max, baseline)))
     names = mppde.FAMILY_VARIABLES[family]
     parts = []
     for lo in range(0, num, chunk):
         idx = np.arange(lo, min(lo + chunk, num))
         out = jax.device_get(gen(trajectory_keys(seed, split, idx)))
-        part = {"u": out[f"u_{nx}"], "eq": np.stack([out[v] for v in names], -1) if names else np.zeros((len(idx), 0), np.float32)}
+        u = np.asarray(out[f"u_{nx}"], np.float32)
+        part = {"u": u, "eq": np.stack([np.asarray(out[v], np.float32) for v in names], -1) if names else np.zeros((len(idx), 0), np.float32)}
         if baseline:
             part["weno"] = out[f"weno_{nx}"]
         parts.append(part)
@@ -67,17 +82,21 @@ def load_dataset(path: str, family: str, nx: int, *, baseline: bool = False) -> 
 
 def make_problem(config):
     check_keys(config.keys(), CONFIG_KEYS, "the mppde config")
-    setup = mppde.Setup(family=config.family, nx=config.nx, nt=config.nt, t_end=burgers.FAMILIES[config.family].t_end,
+    if config.family not in mppde.FAMILY_VARIABLES:
+        raise ValueError(f"unknown family {config.family!r}; known: {sorted(mppde.FAMILY_VARIABLES)}")
+    setup = mppde.Setup(family=config.family, nx=config.nx, nt=config.nt, t_end=t_end(config.family),
                         time_window=config.time_window, neighbours=config.neighbours, faithful=config.faithful)
     if config.model == "mppde":
         model = mppde.MPPDESolver(time_window=config.time_window, hidden=config.hidden, num_layers=config.num_layers)
     elif config.model == "fno":
+        if setup.is_wave:
+            raise ValueError("the FNO baseline needs a regular periodic grid; the wave families use Chebyshev points")
         model = mppde.FNO1d(time_window=config.time_window, width=config.fno_width, modes=config.fno_modes, num_layers=config.fno_layers)
     else:
         raise ValueError(f"unknown model {config.model!r}; choose 'mppde' or 'fno'")
     if config.data_dir:  # files of python -m jaxsci.pde.generate (all their trajectories are used)
         train = load_dataset(os.path.join(config.data_dir, f"{config.family}_train.h5"), config.family, config.nx)
-        valid = load_dataset(os.path.join(config.data_dir, f"{config.family}_valid.h5"), config.family, config.nx, baseline=True)
+        valid = load_dataset(os.path.join(config.data_dir, f"{config.family}_valid.h5"), config.family, config.nx, baseline=not setup.is_wave)
     else:  # the same trajectories, generated in memory
         train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max)
         valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True)
@@ -96,11 +115,13 @@ def make_problem(config):
 
     u_valid, eq_valid = jnp.asarray(valid["u"]), jnp.asarray(valid["eq"])
     start = setup.gt_steps * setup.time_window
-    weno_error = float(np.mean(np.sum(np.mean((valid["weno"][:, start:] - valid["u"][:, start:]) ** 2, -1), -1)))
+    baseline = {}
+    if "weno" in valid:  # the classical solver at the same coarse resolution, same metric
+        baseline["weno_acc_error"] = np.float32(np.mean(np.sum(np.mean((valid["weno"][:, start:] - valid["u"][:, start:]) ** 2, -1), -1)))
 
     def evaluate(state, key):
         err = mppde.evaluate_rollout(model, state.params, setup, u_valid, eq_valid)
-        return {"acc_error": jnp.mean(err), "weno_acc_error": jnp.float32(weno_error)}
+        return {"acc_error": jnp.mean(err), **{k: jnp.asarray(v) for k, v in baseline.items()}}
 
     def plot(state, path):
         k = setup.time_window
@@ -108,7 +129,7 @@ def make_problem(config):
         num_windows = (setup.nt - start) // k
         pred = mppde.rollout(model, state.params, setup, u_valid[:1, start - k : start], eq_valid[:1], start, num_windows)
         t = np.arange(start, start + num_windows * k) * setup.dt
-        return mppde.plot_rollout(valid["u"][0, start : start + num_windows * k], pred[0], path, x=np.asarray(setup.grid()), t=t,
+        return mppde.plot_rollout(valid["u"][0, start : start + num_windows * k], pred[0], path, x=setup.grid_np(), t=t,
                                   title=f"{config.model} on {config.family}, nx {config.nx}: validation trajectory 0")
 
     return step, state, data, evaluate, plot

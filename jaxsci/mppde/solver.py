@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import jraph
 
 from jaxsci.core import per_example_keys
-from jaxsci.mppde.graph import grid_graph, relative_positions
+from jaxsci.mppde.graph import grid_graph, knn_graph, relative_positions
 from jaxsci.mppde.model import MPPDESolver
 
 # Equation parameters fed to the network per family, with the original's normalising scales.
@@ -29,6 +29,9 @@ FAMILY_VARIABLES = {
     "E1": {},
     "E2": {"beta": 0.2},
     "E3": {"alpha": 3.0, "beta": 0.4, "gamma": 1.0},
+    "WE1": {},
+    "WE2": {},
+    "WE3": {"bc_left": 1.0, "bc_right": 1.0},  # boundary codes 0 Dirichlet / 1 Neumann
 }
 
 
@@ -37,8 +40,11 @@ class Setup:
     """Static description of an MP-PDE experiment (hashable; closes over nothing traced).
 
     Attributes:
-      family: "E1", "E2" or "E3". nx: grid points. nt: time points over ``[0, t_end]``.
-      length: domain length L. t_end: final time T. time_window: K. neighbours: graph radius in dx.
+      family: "E1", "E2", "E3" (combined equation: periodic regular grid ``x_i = i L / nx``, radius
+        graph of ``neighbours * dx``) or "WE1", "WE2", "WE3" (wave equation: Chebyshev points on
+        ``[-L/2, L/2]``, each node receiving from its ``neighbours`` nearest nodes, as the original).
+      nx: grid points. nt: time points over ``[0, t_end]``.
+      length: domain length L. t_end: final time T (E1/E2 4, E3 2, WE 100). time_window: K.
       faithful: reproduce the original's quirks (module docstring). gt_steps: windows of ground truth
         before the metric's rollout starts (the original's ``nr_gt_steps = 2``).
     """
@@ -68,18 +74,34 @@ class Setup:
         return self.length / self.nx
 
     @property
+    def is_wave(self) -> bool:
+        return self.family.startswith("WE")
+
+    @property
     def variables(self) -> tuple[str, ...]:
         """Names of the equation parameters the network reads, in order."""
         return tuple(FAMILY_VARIABLES[self.family])
 
-    def grid(self) -> jax.Array:
-        return jnp.arange(self.nx) * self.dx
-
-    def graph(self) -> jraph.GraphsTuple:
-        """The grid graph: radius ``neighbours * dx``; periodic unless faithful."""
+    def grid_np(self):
         import numpy as np
 
-        return grid_graph(np.arange(self.nx) * self.dx, self.neighbours, periodic_length=None if self.faithful else self.length)
+        if self.is_wave:  # ascending Chebyshev-Gauss-Lobatto points, those of jaxsci.pde.wave
+            return -self.length / 2 * np.cos(np.pi * np.arange(self.nx) / (self.nx - 1))
+        return np.arange(self.nx) * self.dx
+
+    def grid(self) -> jax.Array:
+        return jnp.asarray(self.grid_np(), jnp.float32)
+
+    @property
+    def periodic_length(self) -> float | None:
+        """The period the graph wraps around: none for the wave equation or when faithful."""
+        return None if (self.faithful or self.is_wave) else self.length
+
+    def graph(self) -> jraph.GraphsTuple:
+        """Combined equation: radius ``neighbours * dx`` (periodic unless faithful); wave: k nearest."""
+        if self.is_wave:
+            return knn_graph(self.grid_np(), self.neighbours)
+        return grid_graph(self.grid_np(), self.neighbours, periodic_length=self.periodic_length)
 
     def normalise(self, eq: jax.Array) -> jax.Array:
         """``(..., P)`` raw parameters -> the network's scaled inputs (beta negated when faithful)."""
@@ -92,7 +114,7 @@ def init(key: jax.Array, model: MPPDESolver, setup: Setup) -> Any:
     """Initial parameters of ``model`` for ``setup``."""
     n, k = setup.nx, setup.time_window
     graph = setup.graph()
-    offsets = relative_positions(graph) / setup.length
+    offsets = relative_positions(graph, setup.periodic_length) / setup.length
     return model.init(key, jnp.zeros((n, k)), setup.grid() / setup.length, offsets, jnp.zeros(1 + len(setup.variables)), setup.dt, graph)
 
 
@@ -107,8 +129,7 @@ def predict(model: MPPDESolver, params: Any, setup: Setup, u: jax.Array, step: j
       ``(B, K, nx)``.
     """
     graph = setup.graph()
-    periodic = None if setup.faithful else setup.length
-    offsets = relative_positions(graph, periodic) / setup.length
+    offsets = relative_positions(graph, setup.periodic_length) / setup.length
     x_norm = setup.grid() / setup.length
     t_norm = step.astype(u.dtype) * setup.dt / setup.t_end
     variables = jnp.concatenate([t_norm[:, None], setup.normalise(eq.astype(u.dtype))], axis=-1)

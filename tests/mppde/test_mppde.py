@@ -205,3 +205,33 @@ def test_generated_file_equals_in_memory_data(tmp_path):
         load_dataset(path, "E2", 40)
     with pytest.raises(FileNotFoundError, match="jaxsci.pde.generate"):
         load_dataset(str(tmp_path / "nope.h5"), "E2", 50)
+
+
+def test_wave_setup_uses_the_chebyshev_grid_and_knn_graph():
+    from jaxsci.pde import wave
+
+    setup = mppde.Setup(family="WE3", nx=20, nt=100, t_end=100.0, neighbours=3)
+    np.testing.assert_allclose(setup.grid_np(), wave.chebyshev_grid_np(20), atol=1e-12)
+    g = setup.graph()
+    assert np.all(np.bincount(np.asarray(g.receivers), minlength=20) == 3)  # k nearest, as the original
+    assert setup.variables == ("bc_left", "bc_right") and setup.periodic_length is None
+    np.testing.assert_allclose(setup.normalise(jnp.array([[1.0, 0.0]])), [[1.0, 0.0]])
+    model = mppde.MPPDESolver(**SMALL)
+    params = mppde.init(jax.random.key(0), model, setup)
+    u = jnp.zeros((2, 25, 20))
+    assert mppde.predict(model, params, setup, u, jnp.array([25, 50]), jnp.array([[0.0, 1.0], [1.0, 1.0]])).shape == (2, 25, 20)
+
+
+def test_wave_dataset_and_fno_refusal():
+    from train.configs.mppde import get_config
+    from train.mppde import make_dataset, make_problem
+
+    data = make_dataset("WE3", 20, 100, 2, "train", 0)
+    assert data["u"].shape == (2, 100, 20) and set(np.unique(data["eq"])) <= {0.0, 1.0} and "weno" not in data
+    cfg = get_config("test")
+    cfg.family, cfg.model = "WE3", "fno"
+    with pytest.raises(ValueError, match="regular periodic grid"):
+        make_problem(cfg)
+    cfg.family = "E9"
+    with pytest.raises(ValueError, match="unknown family"):
+        make_problem(cfg)

@@ -1,4 +1,4 @@
-"""mppde: message-passing neural PDE solver on the combined equation (E1/E2/E3), with pushforward.
+"""mppde: message-passing neural PDE solver on the combined equation (E1-E3) or the wave equation (WE1-WE3).
 
 Command: ``python -m train mppde --config train/configs/mppde.py:small --workdir runs/mppde``
 Runtime (2-core CPU): test ~20 s (mostly compiling); small ~15-30 min (4000 steps, 10 short epochs); paper
@@ -29,7 +29,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     p = presets[preset]
     c = ml_collections.ConfigDict()
     c.preset = preset
-    c.family = "E1"
+    c.family = "E1"  # E1, E2, E3 (combined equation) or WE1, WE2, WE3 (wave equation, Chebyshev grid)
     c.nx = p["nx"]
     c.nt = 250
     c.l_max = 3  # forcing wavenumbers 1..l_max (paper: 3; the original code: 2)
