@@ -9,6 +9,9 @@ e2, e3, e12, e13, e23, e123). ``to_reference_layout`` / ``from_reference_layout`
 - Layers (Flax linen): :class:`CliffordLinear`, :class:`CliffordConv1d` / ``2d`` / ``3d`` (any metric,
   stride, padding zeros/circular, dilation, groups; ``rotation=True`` for the rotational 2D kernel),
   :class:`CliffordSpectralConv2d` / ``3d``, :class:`CliffordBatchNorm`, :class:`CliffordGroupNorm`.
+- Surrogates for 2D Navier-Stokes smoke (:mod:`jaxsci.clifford.models`): :class:`ResNet`, :class:`FNO2d`
+  baselines and :class:`CResNet`, :class:`CResNetRot`, :class:`CFNO`; ``(B, H, W, time_history, 4) ->
+  (B, H, W, 1, 4)``; :func:`make_model`, :func:`count_params`.
 - Pure functions: :mod:`jaxsci.clifford.functional`.
 """
 
@@ -32,6 +35,7 @@ from jaxsci.clifford.layers import (
     CliffordSpectralConv2d,
     CliffordSpectralConv3d,
 )
+from jaxsci.clifford.models import CFNO, FNO2d, CResNet, CResNetRot, ResNet, count_params, make_model
 from jaxsci.clifford.norm import CliffordBatchNorm, CliffordGroupNorm, whitening_matrix
 
 
@@ -46,6 +50,13 @@ def from_reference_layout(x):
 
 
 __all__ = [
+    "CFNO",
+    "CResNet",
+    "CResNetRot",
+    "FNO2d",
+    "ResNet",
+    "count_params",
+    "make_model",
     "CliffordAlgebra",
     "CliffordBatchNorm",
     "CliffordConv",
