@@ -1,6 +1,5 @@
 """Every notebook in colabs/ runs top to bottom with its `test` preset, so none can rot."""
 
-import os
 import pathlib
 
 import pytest

@@ -48,6 +48,23 @@ def load_config(spec: str) -> Any:
     return module.get_config(preset or "small")
 
 
+def fit_and_plot(name: str, config, workdir, problem, resume: bool = False) -> dict:
+    """The body of every ``train_and_evaluate``: ``fit`` the ``(step, state, data, evaluate, plot)`` of a
+    method's ``make_problem`` with ``config.fit``, then (process 0) ``plot(state, <workdir>/rollout.png)``
+    if ``plot`` is not None. Returns the run summary."""
+    import os
+
+    import jax
+
+    from jaxsci.core import fit
+
+    step, state, data, evaluate, plot = problem
+    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
+    if plot is not None and jax.process_index() == 0:
+        print(f"[{name}] rollout plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
+    return result.summary
+
+
 def runner(method: str):
     """The ``train_and_evaluate`` function of ``train/<method>.py``."""
     return importlib.import_module(f"train.{method}").train_and_evaluate

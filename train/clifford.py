@@ -5,7 +5,6 @@ loop, evaluate one-step and rollout MSE on the validation trajectories, plot a r
 from __future__ import annotations
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +12,7 @@ import numpy as np
 import optax
 
 from jaxsci.clifford import models
-from jaxsci.core import ArrayLoader, check_keys, fit, gradient_step, init_train_state
+from jaxsci.core import ArrayLoader, check_keys, gradient_step, init_train_state
 from jaxsci.pde import navier_stokes
 from jaxsci.pde.generate import trajectory_keys
 
@@ -160,8 +159,6 @@ def plot_rollout(true, pred, path, *, title: str = "", num_frames: int = 5) -> s
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
-    step, state, data, evaluate, plot = make_problem(config)
-    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
-    if jax.process_index() == 0:
-        print(f"[clifford] rollout plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
-    return result.summary
+    from train import fit_and_plot
+
+    return fit_and_plot("clifford", config, workdir, make_problem(config), resume)

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 
 from jaxsci import mppde
-from jaxsci.core import ArrayLoader, check_keys, fit, gradient_step, init_train_state
+from jaxsci.core import ArrayLoader, check_keys, gradient_step, init_train_state
 from jaxsci.pde import burgers, wave
 from jaxsci.pde.generate import trajectory_keys
 
@@ -136,8 +136,6 @@ def make_problem(config):
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
-    step, state, data, evaluate, plot = make_problem(config)
-    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
-    if jax.process_index() == 0:
-        print(f"[mppde] rollout plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
-    return result.summary
+    from train import fit_and_plot
+
+    return fit_and_plot("mppde", config, workdir, make_problem(config), resume)

@@ -15,7 +15,6 @@ Resumption: ``data`` is a function of the step index, so a run resumed from the 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any, Callable, Iterable, Mapping, NamedTuple

@@ -1,7 +1,6 @@
 """The shared loop: devices, resumption, compilation, logging, and refusal of bad input."""
 
 import json
-import os
 
 import chex
 import jax
