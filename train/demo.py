@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxsci.core import ArrayLoader, check_keys, fit, gradient_step, init_train_state
+from jaxsci.core import ArrayLoader, check_keys, gradient_step, init_train_state
 
 CONFIG_KEYS = ("preset", "num_examples", "noise", "hidden", "batch_size", "learning_rate", "clip_norm", "ema_decay", "fit")
 
@@ -65,5 +65,6 @@ def make_problem(config):
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
-    step, state, loader, evaluate = make_problem(config)
-    return fit(step, state, loader, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume).summary
+    from train import fit_and_plot
+
+    return fit_and_plot("demo", config, workdir, (*make_problem(config), None), resume)

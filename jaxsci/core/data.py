@@ -21,7 +21,8 @@ class ArrayLoader:
     Args:
       arrays: a pytree of arrays sharing the leading (example) axis of size N.
       batch_size: the *global* batch size B.
-      seed: seed of the shuffling.
+      seed: seed of the shuffling: an int, or a tuple of ints (epoch e is shuffled by the NumPy
+        generator seeded with ``[*seed, e]``), so that loaders built on this one get their own streams.
       shuffle: False keeps the order (batches ``s*B:(s+1)*B`` mod epoch).
       process_index, process_count: in a multi-process run, each process gets the slice
         ``[p*B/P, (p+1)*B/P)`` of every global batch (defaults: this JAX process, all processes).
@@ -34,7 +35,7 @@ class ArrayLoader:
         arrays: Any,
         batch_size: int,
         *,
-        seed: int = 0,
+        seed: int | tuple[int, ...] = 0,
         shuffle: bool = True,
         process_index: int | None = None,
         process_count: int | None = None,
@@ -52,6 +53,8 @@ class ArrayLoader:
             raise ValueError(f"batch_size must be in [1, {self.num_examples}], got {batch_size}")
         if batch_size % self.process_count:
             raise ValueError(f"batch_size {batch_size} does not divide by {self.process_count} processes")
+        if not 0 <= self.process_index < self.process_count:
+            raise ValueError(f"process_index {self.process_index} not in [0, {self.process_count})")
         self.arrays = jax.tree.map(np.asarray, arrays)
         self.batch_size = batch_size
         self.seed = seed
@@ -63,15 +66,25 @@ class ArrayLoader:
         if not self.shuffle:
             return np.arange(self.num_examples)
         if self._cached_epoch is None or self._cached_epoch[0] != epoch:
-            self._cached_epoch = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.num_examples))
+            rng = np.random.default_rng([*np.atleast_1d(self.seed).tolist(), epoch])
+            self._cached_epoch = (epoch, rng.permutation(self.num_examples))
         return self._cached_epoch[1]
+
+    def global_indices(self, step: int) -> np.ndarray:
+        """The example indices of the whole global batch ``step`` (every process's part)."""
+        if step < 0:
+            raise ValueError(f"step must be >= 0, got {step}")
+        epoch, i = divmod(int(step), self.steps_per_epoch)
+        return self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
+
+    def local_slice(self) -> slice:
+        """This process's slice of a global batch: ``[p B / P, (p + 1) B / P)``."""
+        local = self.batch_size // self.process_count
+        return slice(self.process_index * local, (self.process_index + 1) * local)
 
     def indices(self, step: int) -> np.ndarray:
         """The example indices of this process's part of global batch ``step``."""
-        epoch, i = divmod(int(step), self.steps_per_epoch)
-        batch = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
-        local = self.batch_size // self.process_count
-        return batch[self.process_index * local : (self.process_index + 1) * local]
+        return self.global_indices(step)[self.local_slice()]
 
     def __call__(self, step: int) -> Any:
         idx = self.indices(step)

@@ -73,9 +73,7 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
     shardings = batch_shardings(batch, mesh)
     if jax.process_count() == 1:
         return jax.device_put(batch, shardings)
-    return jax.tree.map(
-        lambda x, s: jax.make_array_from_process_local_data(s, np.asarray(x)), batch, shardings
-    )
+    return place_batch(batch, shardings)
 
 
 def place_batch(batch: Any, shardings: Any) -> Any:

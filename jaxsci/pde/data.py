@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxsci.core.data import ArrayLoader
+
 _GRIDS = ("t", "x", "y", "z")
 
 
@@ -81,29 +83,17 @@ class WindowLoader:
         k = time_window
         if not (1 <= k and 2 * k <= self.nt):
             raise ValueError(f"time_window={k} needs 2K <= nt={self.nt}")
-        if not 0 < batch_size <= self.num_trajectories:
-            raise ValueError(f"batch_size must be in [1, {self.num_trajectories}], got {batch_size}")
-        if batch_size % process_count:
-            raise ValueError(f"batch_size {batch_size} does not divide by {process_count} processes")
-        if not 0 <= process_index < process_count:
-            raise ValueError(f"process_index {process_index} not in [0, {process_count})")
+        # the trajectories of each (global) batch: core's per-epoch shuffle and per-process slicing
+        self._trajectories = ArrayLoader(np.arange(self.num_trajectories), batch_size, seed=(seed, 0),
+                                         process_index=process_index, process_count=process_count)
         self.batch_size, self.time_window, self.seed = batch_size, k, seed
         self.process_index, self.process_count = process_index, process_count
-        self.steps_per_epoch = self.num_trajectories // batch_size
-        self._perm: tuple[int, np.ndarray] | None = None
+        self.steps_per_epoch = self._trajectories.steps_per_epoch
         self._file = None
-
-    def _order(self, epoch: int) -> np.ndarray:
-        if self._perm is None or self._perm[0] != epoch:
-            self._perm = (epoch, np.random.default_rng([self.seed, 0, epoch]).permutation(self.num_trajectories))
-        return self._perm[1]
 
     def global_indices(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Trajectory indices and start times ``t0`` of the whole global batch ``step``."""
-        if step < 0:
-            raise ValueError(f"step must be >= 0, got {step}")
-        epoch, i = divmod(int(step), self.steps_per_epoch)
-        traj = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
+        traj = self._trajectories.global_indices(step)
         k = self.time_window
         t0 = np.random.default_rng([self.seed, 1, int(step)]).integers(k, self.nt - k + 1, size=self.batch_size)
         return traj, t0
@@ -119,8 +109,7 @@ class WindowLoader:
 
     def __call__(self, step: int) -> dict[str, np.ndarray]:
         traj, t0 = self.global_indices(step)
-        local = self.batch_size // self.process_count
-        sl = slice(self.process_index * local, (self.process_index + 1) * local)
+        sl = self._trajectories.local_slice()
         traj, t0 = traj[sl], t0[sl]
         k = self.time_window
         windows = np.stack([self._read(j, t - k, t + k) for j, t in zip(traj, t0)])

@@ -193,3 +193,12 @@ def test_array_loader_is_deterministic_and_covers_epochs():
     np.testing.assert_array_equal(np.concatenate(parts), loader(2))
     with pytest.raises(ValueError, match="same leading"):
         ArrayLoader({"a": np.zeros(4), "b": np.zeros(5)}, 2)
+
+
+def test_array_loader_tuple_seed_and_process_index_check():
+    x = np.arange(40)
+    np.testing.assert_array_equal(ArrayLoader(x, 8, seed=(3,))(0), ArrayLoader(x, 8, seed=3)(0))
+    assert not np.array_equal(ArrayLoader(x, 8, seed=(3, 0))(0), ArrayLoader(x, 8, seed=3)(0))
+    np.testing.assert_array_equal(ArrayLoader(x, 8, seed=3).global_indices(1), ArrayLoader(x, 8, seed=3)(1))
+    with pytest.raises(ValueError, match="process_index 2 not in"):
+        ArrayLoader(x, 8, process_index=2, process_count=2)
