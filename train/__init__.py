@@ -61,7 +61,7 @@ def fit_and_plot(name: str, config, workdir, problem, resume: bool = False) -> d
     step, state, data, evaluate, plot = problem
     result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
     if plot is not None and jax.process_index() == 0:
-        print(f"[{name}] rollout plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
+        print(f"[{name}] plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
     return result.summary
 
 

@@ -1,0 +1,138 @@
+"""END experiment: train a neural decoder of the toric code on syndromes sampled inside the jitted step,
+then measure accuracy-vs-p curves for it, MWPM (pymatching) and, for L <= 3, the exact ML decoder."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxsci import end
+from jaxsci.core import check_keys, gradient_step, init_train_state
+from jaxsci.end import baselines, metrics, toric
+
+CONFIG_KEYS = (
+    "preset", "L", "noise", "measurement_error", "p_train", "head", "channels", "kernel_sizes", "dtype", "batch_size",
+    "learning_rate", "weight_decay", "p_eval", "num_eval", "p_test", "num_test", "fit",
+)
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def make_model(config) -> end.Decoder:
+    if config.dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {config.dtype!r}; choose from {sorted(DTYPES)}")
+    if config.head not in end.HEADS:
+        raise ValueError(f"unknown head {config.head!r}; choose from {end.HEADS}")
+    return end.Decoder(head=config.head, channels=tuple(config.channels), kernel_sizes=tuple(config.kernel_sizes),
+                       dtype=None if config.dtype == "float32" else DTYPES[config.dtype])
+
+
+def make_problem(config):
+    check_keys(config, CONFIG_KEYS, "end config")
+    toric.check_distance(config.L)
+    if config.noise not in toric.NOISE_MODELS:
+        raise ValueError(f"unknown noise {config.noise!r}; choose from {toric.NOISE_MODELS}")
+    lo, hi = config.p_train
+    if not 0 < lo <= hi < 1:
+        raise ValueError(f"p_train must satisfy 0 < low <= high < 1, got {config.p_train}")
+    L, seed = config.L, config.fit.seed
+    model = make_model(config)
+    params = model.init(jax.random.key(seed), jnp.zeros((1, L, L, 2), bool))["params"]
+    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, max(1, config.fit.num_steps // 10),
+                                                  max(2, config.fit.num_steps))
+    optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
+    state = init_train_state(params, optimizer)
+    step = gradient_step(end.make_loss(model, L, config.noise, config.measurement_error), optimizer, clip_norm=1.0)
+
+    def data(i):
+        rng = np.random.default_rng([seed, 7, i])
+        return {"p": rng.uniform(lo, hi, config.batch_size).astype(np.float32)}
+
+    p_eval = tuple(float(p) for p in config.p_eval)
+    num_eval = config.num_eval
+
+    def evaluate(state, key):
+        out = {}
+        for k, p in enumerate(p_eval):
+            s, labels = toric.sample_batch(jax.random.fold_in(key, k), L, p, num_eval, config.noise, config.measurement_error)
+            out[f"acc_p{p:.2f}"] = jnp.mean(end.decode(model, state.params, s) == labels)
+        return out
+
+    def plot(state, path):
+        return test_curves(config, model, state.params, os.path.dirname(path))
+
+    return step, state, data, evaluate, plot
+
+
+def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> str:
+    """Accuracy of the trained decoder, MWPM and (L <= ML limit) exact ML on the same ``num_test``
+    syndromes per rate of ``config.p_test``; writes ``curves.json`` and ``curves.png``, returns the png."""
+    L, noise, q = config.L, config.noise, config.measurement_error
+    decode = jax.jit(lambda s: end.decode(model, params, s))
+    with_ml = q == 0 and L <= baselines.ml_max_distance(noise)
+    rows = []
+    key = jax.random.key(10_000 + config.fit.seed)
+    for k, p in enumerate(config.p_test):
+        counts = {"end": 0, "mwpm": 0, "ml": 0}
+        total, t_net, t_mwpm = 0, 0.0, 0.0
+        for c in range(-(-config.num_test // chunk)):
+            n = min(chunk, config.num_test - c * chunk)
+            s, labels = toric.sample_batch(jax.random.fold_in(jax.random.fold_in(key, k), c), L, p, n, noise, q)
+            s_np, labels = np.asarray(s), np.asarray(labels)
+            t0 = time.perf_counter()
+            pred = np.asarray(decode(s))
+            t_net += time.perf_counter() - t0
+            counts["end"] += int(np.sum(pred == labels))
+            t0 = time.perf_counter()
+            counts["mwpm"] += int(np.sum(baselines.mwpm_decode(s_np) == labels))
+            t_mwpm += time.perf_counter() - t0
+            if with_ml:
+                counts["ml"] += int(np.sum(baselines.ml_decode(s_np, p, noise) == labels))
+            total += n
+        row = {"p": float(p), "num": total}
+        for name in ("end", "mwpm") + (("ml",) if with_ml else ()):
+            acc, low, high = metrics.accuracy_interval(counts[name], total)
+            row[name] = {"acc": acc, "low": low, "high": high}
+        row["seconds"] = {"net": t_net, "mwpm": t_mwpm}
+        rows.append(row)
+        print(f"[end] L {L} p {p:.3f}: {config.head} {row['end']['acc']:.4f}  mwpm {row['mwpm']['acc']:.4f}"
+              + (f"  ml {row['ml']['acc']:.4f}" if with_ml else ""))
+    with open(os.path.join(workdir, "curves.json"), "w") as f:
+        json.dump({"L": L, "noise": noise, "head": config.head, "rows": rows}, f, indent=1)
+    return plot_curves(rows, os.path.join(workdir, "curves.png"), title=f"L = {L}, {noise}", label=config.head)
+
+
+def plot_curves(rows, path: str, *, title: str = "", label: str = "end") -> str:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    p = [r["p"] for r in rows]
+    names = {"end": "CNN" if label == "fc" else "mean-pooled CNN" if label == "mean" else "END", "mwpm": "MWPM", "ml": "exact ML"}
+    for key, style in (("end", "o-"), ("mwpm", "s--"), ("ml", "k:")):
+        if key not in rows[0]:
+            continue
+        acc = np.array([r[key]["acc"] for r in rows])
+        err = np.array([[r[key]["acc"] - r[key]["low"] for r in rows], [r[key]["high"] - r[key]["acc"] for r in rows]])
+        ax.errorbar(p, acc, yerr=err, fmt=style, ms=3, capsize=2, label=names[key])
+    ax.set_xlabel("depolarising rate p")
+    ax.set_ylabel("logical accuracy")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
+    from train import fit_and_plot
+
+    return fit_and_plot("end", config, workdir, make_problem(config), resume)
