@@ -18,23 +18,24 @@ from jaxsci.pde.generate import trajectory_keys
 CONFIG_KEYS = (
     "preset", "family", "nx", "nt", "l_max", "num_train", "num_valid", "data_seed", "data_dir", "model", "fno_width", "fno_modes",
     "fno_layers", "time_window", "neighbours",
-    "hidden", "num_layers", "faithful", "unrolling", "batch_size", "learning_rate", "weight_decay", "lr_decay",
+    "hidden", "num_layers", "faithful", "faithful_data", "unrolling", "batch_size", "learning_rate", "weight_decay", "lr_decay",
     "lr_milestones", "passes_per_epoch", "fit",
 )
 
 
-def _generator(family: str, nx: int, nt: int, l_max: int, baseline: bool):
+def _generator(family: str, nx: int, nt: int, l_max: int, baseline: bool, faithful: bool = False):
     """One trajectory from a key: combined equation (5-tap averages of nx 200) or wave (Chebyshev nx)."""
     if family.startswith("WE"):
         return lambda k: wave.generate(k, family, nx=(nx,), nt=nt)
-    return lambda k: burgers.generate(k, family, nx=(nx,), nt=nt, baseline=baseline, l_max=l_max)
+    return lambda k: burgers.generate(k, family, nx=(nx,), nt=nt, baseline=baseline, l_max=l_max, faithful=faithful)
 
 
 def t_end(family: str) -> float:
     return (wave.FAMILIES if family.startswith("WE") else burgers.FAMILIES)[family].t_end
 
 
-def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int, *, l_max: int = 3, baseline: bool = False, chunk: int = 64) -> dict[str, np.ndarray]:
+def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int, *, l_max: int = 3, baseline: bool = False,
+                 faithful: bool = False, chunk: int = 64) -> dict[str, np.ndarray]:
     """``num`` trajectories of ``split`` as numpy: ``u (num, nt, nx)``, ``eq (num, P)`` the family's
     network parameters, and, for E1-E3 with ``baseline``, ``weno (num, nt, nx)`` (WENO5 run at nx).
 
@@ -42,7 +43,7 @@ def make_dataset(family: str, nx: int, nt: int, num: int, split: str, seed: int,
     nx points (exact in time, spectrally accurate, so no coarse-solver baseline is computed).
     Trajectory i uses the same key as ``python -m jaxsci.pde.generate`` (seed, split, i)."""
     baseline = baseline and not family.startswith("WE")
-    gen = jax.jit(jax.vmap(_generator(family, nx, nt, l_max, baseline)))
+    gen = jax.jit(jax.vmap(_generator(family, nx, nt, l_max, baseline, faithful)))
     names = mppde.FAMILY_VARIABLES[family]
     parts = []
     for lo in range(0, num, chunk):
@@ -98,8 +99,10 @@ def make_problem(config):
         train = load_dataset(os.path.join(config.data_dir, f"{config.family}_train.h5"), config.family, config.nx)
         valid = load_dataset(os.path.join(config.data_dir, f"{config.family}_valid.h5"), config.family, config.nx, baseline=not setup.is_wave)
     else:  # the same trajectories, generated in memory
-        train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max)
-        valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True)
+        train = make_dataset(config.family, config.nx, config.nt, config.num_train, "train", config.data_seed, l_max=config.l_max,
+                             faithful=config.faithful_data)
+        valid = make_dataset(config.family, config.nx, config.nt, config.num_valid, "valid", config.data_seed, l_max=config.l_max, baseline=True,
+                             faithful=config.faithful_data)
 
     loader = ArrayLoader({"u": train["u"], "eq": train["eq"]}, config.batch_size, seed=config.fit.seed)
     steps_per_epoch = config.passes_per_epoch * loader.steps_per_epoch

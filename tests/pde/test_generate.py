@@ -91,6 +91,19 @@ def test_cli_wave(tmp_path, capsys):
     assert "WE1_test.h5" in capsys.readouterr().out
 
 
+def test_cli_faithful(tmp_path):
+    generate.main(["E1", "--num", "1", "--split", "train", "--out", str(tmp_path), "--nx", "50", "--nt", "3",
+                   "--faithful", "--quiet"])
+    data, attrs = _read(tmp_path / "E1_train.h5")
+    assert '"faithful": true' in attrs["options"]
+    np.testing.assert_allclose(data["x_50"], np.linspace(0, burgers.LENGTH, 50))  # the original's grid
+    assert set(np.unique(data["l"])) <= {1.0, 2.0}  # the original's wavenumbers
+    with jax.enable_x64(True):
+        key = generate.trajectory_keys(0, "train", np.array([0]))[0]
+        direct = burgers.generate(key, "E1", (50,), 3, faithful=True)
+    np.testing.assert_allclose(data["u_50"][0], direct["u_50"], rtol=0, atol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("loader")
