@@ -1,6 +1,7 @@
-"""Clifford-layers experiment on Navier-Stokes smoke: generate trajectories with jaxsci.pde, train a
-surrogate (ResNet / CResNet / rotational CResNet / FNO / CFNO) on one-step prediction with the shared
-loop, evaluate one-step and rollout MSE on the validation trajectories, plot a rollout."""
+"""Clifford-layers experiment on Navier-Stokes smoke, shallow water (2D) or Maxwell (3D): generate
+trajectories with jaxsci.pde, train a surrogate (ResNet / CResNet / rotational CResNet (2D) / FNO / CFNO)
+on one-step prediction with the shared loop, evaluate one-step and rollout MSE on the validation
+trajectories, plot a rollout (3D: the middle z slice)."""
 
 from __future__ import annotations
 
@@ -13,33 +14,89 @@ import optax
 
 from jaxsci.clifford import models
 from jaxsci.core import ArrayLoader, check_keys, gradient_step, init_train_state
-from jaxsci.pde import navier_stokes
+from jaxsci.pde import maxwell, navier_stokes, shallow_water
 from jaxsci.pde.generate import trajectory_keys
 
 CONFIG_KEYS = (
-    "preset", "nx", "nt", "skip", "num_train", "num_valid", "data_seed", "model", "time_history", "hidden",
-    "baseline_hidden", "num_blocks", "modes", "padding_mode", "batch_size", "learning_rate", "fit",
+    "preset", "pde", "per_pde", "nx", "nt", "skip", "num_train", "num_valid", "data_seed", "model", "time_history",
+    "hidden", "baseline_hidden", "num_blocks", "modes", "padding_mode", "batch_size", "learning_rate", "fit",
 )
+# keys that are None at the top level by default and then come from per_pde.<pde>
+PER_PDE_KEYS = ("nx", "nt", "skip", "num_train", "num_valid", "hidden", "num_blocks", "modes", "batch_size",
+                "padding_mode")
+DIMS = {"smoke": 2, "shallow_water": 2, "maxwell": 3}
+
+
+def resolve(config) -> dict:
+    """The settings of the run: ``config`` with each None key of :data:`PER_PDE_KEYS` taken from
+    ``config.per_pde[config.pde]``. Raises ValueError (before any work) for an unknown PDE, a per-PDE
+    key left unset, or a model that does not exist in the PDE's dimension (``cresnet_rot`` is 2D only)."""
+    check_keys(config.keys(), CONFIG_KEYS, "the clifford config")
+    if config.pde not in DIMS:
+        raise ValueError(f"unknown pde {config.pde!r}; choose one of {sorted(DIMS)}")
+    for pde in config.per_pde.keys():
+        check_keys(config.per_pde[pde].keys(), PER_PDE_KEYS, f"the clifford config per_pde.{pde}")
+    own = config.per_pde[config.pde] if config.pde in config.per_pde else {}
+    out = {k: config[k] for k in CONFIG_KEYS if k not in ("per_pde", "fit")}
+    for k in PER_PDE_KEYS:
+        if out[k] is None:
+            if k not in own:
+                raise ValueError(f"config.{k} is None and per_pde.{config.pde}.{k} is not set")
+            out[k] = own[k]
+    out["dim"] = dim = DIMS[config.pde]
+    out["modes"] = tuple(out["modes"])
+    if config.model not in models.model_names(dim):
+        raise ValueError(f"model {config.model!r} is not available for pde {config.pde!r} ({dim}D); "
+                         f"choose one of {models.model_names(dim)}")
+    if config.model in ("fno", "cfno") and len(out["modes"]) != dim:
+        raise ValueError(f"modes {out['modes']} must have {dim} entries for pde {config.pde!r}")
+    return out
+
+
+def spatial_shape(pde: str, nx: int) -> tuple[int, ...]:
+    """Grid of one frame: smoke ``(nx, nx)``, shallow water ``(nx, nx // 2)`` (x by y), maxwell ``(nx,) * 3``."""
+    return {"smoke": (nx, nx), "shallow_water": (nx, nx // 2), "maxwell": (nx, nx, nx)}[pde]
 
 
 @functools.lru_cache(maxsize=8)
-def _generator(nx: int, nt: int, skip: int):
-    cfg = navier_stokes.SmokeConfig(nx=nx, ny=nx)
-    navier_stokes.check_config(cfg)
+def _generator(nx: int, nt: int, skip: int, pde: str = "smoke"):
+    if pde == "smoke":
+        cfg = navier_stokes.SmokeConfig(nx=nx, ny=nx)
+        navier_stokes.check_config(cfg)
 
-    def one(key):
-        out = navier_stokes.generate(key, nt, cfg=cfg, skip=skip)
-        return models.to_multivector(out["smoke"], out["velocity"])
+        def one(key):
+            out = navier_stokes.generate(key, nt, cfg=cfg, skip=skip)
+            return models.to_multivector(out["smoke"], out["velocity"])
+    elif pde == "shallow_water":
+        cfg = shallow_water.SWConfig(ny=nx // 2, nx=nx)
+        shallow_water.check_config(cfg)
+
+        def one(key):  # the generator's [y, x] arrays transposed to [x, y], as the smoke's (e1 ~ axis 1)
+            out = shallow_water.generate(key, nt + skip, cfg=cfg)
+            h = jnp.swapaxes(out["height"][skip:], -1, -2)
+            v = jnp.swapaxes(out["velocity"][skip:], -1, -2)
+            return models.to_multivector(h, v)
+    elif pde == "maxwell":
+        if nx < 4:
+            raise ValueError(f"maxwell needs nx >= 4, got {nx}")
+
+        def one(key):
+            out = maxwell.generate(key, nt, n=nx, skip=skip)
+            return models.to_multivector_em(out["e"], out["h"])
+    else:
+        raise ValueError(f"unknown pde {pde!r}; choose one of {sorted(DIMS)}")
 
     return jax.jit(jax.vmap(one))
 
 
 def make_dataset(nx: int, nt: int, num: int, split: str, seed: int, *, skip: int = navier_stokes.SKIP_STEPS,
-                 chunk: int = 8) -> np.ndarray:
-    """``num`` smoke trajectories of ``split`` as multivector frames ``(num, nt, nx, nx, 4)`` (numpy):
-    blades smoke, vx, vy, 0. Trajectory i uses the key of ``python -m jaxsci.pde.generate`` (seed, split, i).
-    Generated ``chunk`` at a time (the last chunk padded, so every split compiles the solver once)."""
-    gen = _generator(nx, nt, skip)
+                 chunk: int = 8, pde: str = "smoke") -> np.ndarray:
+    """``num`` trajectories of ``split`` as multivector frames ``(num, nt, *spatial_shape(pde, nx), blades)``
+    (numpy): smoke ``(smoke, vx, vy, 0)``, shallow water ``(height, u, v, 0)``, maxwell
+    ``(0, Ex, Ey, Ez, Hz, -Hy, Hx, 0)``. Trajectory i uses the key of ``python -m jaxsci.pde.generate``
+    (seed, split, i). Generated ``chunk`` at a time (the last chunk padded, so every split compiles the
+    solver once)."""
+    gen = _generator(nx, nt, skip, pde)
     parts = []
     for lo in range(0, num, chunk):
         idx = np.arange(lo, lo + chunk)
@@ -57,15 +114,16 @@ def windows(frames: np.ndarray, time_history: int) -> np.ndarray:
 
 
 def gather(frames: np.ndarray, pairs: np.ndarray, time_history: int) -> dict[str, np.ndarray]:
-    """Inputs ``x (B, H, W, T, 4)`` and targets ``y (B, H, W, 1, 4)`` of windows ``pairs (B, 2)``."""
+    """Inputs ``x (B, *spatial, T, I)`` and targets ``y (B, *spatial, 1, I)`` of windows ``pairs (B, 2)``
+    (2D: ``(B, H, W, T, 4)``; 3D: ``(B, X, Y, Z, T, 8)``)."""
     idx = pairs[:, 1:2] + np.arange(time_history + 1)
-    w = frames[pairs[:, :1], idx]  # (B, T + 1, H, W, 4)
-    w = np.moveaxis(w, 1, -2)  # (B, H, W, T + 1, 4)
+    w = frames[pairs[:, :1], idx]  # (B, T + 1, *spatial, I)
+    w = np.moveaxis(w, 1, -2)  # (B, *spatial, T + 1, I)
     return {"x": w[..., :time_history, :], "y": w[..., time_history:, :]}
 
 
 def rollout(model, params, x0, num_steps: int):
-    """Autoregressive prediction of ``num_steps`` frames from ``x0 (B, H, W, T, 4)``: ``(B, num_steps, H, W, 4)``."""
+    """Autoregressive prediction of ``num_steps`` frames from ``x0 (B, *spatial, T, I)``: ``(B, num_steps, *spatial, I)``."""
 
     def body(x, _):
         y = model.apply(params, x)
@@ -76,62 +134,76 @@ def rollout(model, params, x0, num_steps: int):
 
 
 def make_problem(config):
-    check_keys(config.keys(), CONFIG_KEYS, "the clifford config")
-    T = config.time_history
-    model = models.make_model(config.model, time_history=T, hidden=config.hidden, baseline_hidden=config.baseline_hidden,
-                              num_blocks=config.num_blocks, modes=tuple(config.modes), padding_mode=config.padding_mode)
-    if config.model in ("fno", "cfno") and any(2 * m > config.nx for m in config.modes):
-        raise ValueError(f"modes {tuple(config.modes)} need 2 m <= nx = {config.nx}")
-    if config.nt <= T:
-        raise ValueError(f"nt {config.nt} must exceed time_history {T}")
-    if config.padding_mode not in ("zeros", "circular"):
-        raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {config.padding_mode!r}")
-    train_frames = make_dataset(config.nx, config.nt, config.num_train, "train", config.data_seed, skip=config.skip)
-    valid_frames = make_dataset(config.nx, config.nt, config.num_valid, "valid", config.data_seed, skip=config.skip)
+    r = resolve(config)
+    pde, dim, T, nx, nt = r["pde"], r["dim"], r["time_history"], r["nx"], r["nt"]
+    if r["padding_mode"] not in ("zeros", "circular"):
+        raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {r['padding_mode']!r}")
+    model = models.make_model(config.model, time_history=T, hidden=r["hidden"], baseline_hidden=r["baseline_hidden"],
+                              num_blocks=r["num_blocks"], modes=r["modes"], padding_mode=r["padding_mode"], dim=dim)
+    shape = spatial_shape(pde, nx)
+    if config.model in ("fno", "cfno") and any(2 * m > n for m, n in zip(r["modes"], shape)):
+        raise ValueError(f"modes {r['modes']} need 2 m <= size for the grid {shape}")
+    if nt <= T:
+        raise ValueError(f"nt {nt} must exceed time_history {T}")
+    blades = 2**dim
+    fb = models.field_blades(dim)
+    fields = slice(fb[0], fb[-1] + 1)  # contiguous: 2D 1, e1, e2; 3D e1 .. e23
+    assert fb == tuple(range(fb[0], fb[-1] + 1))
+    data_kw = dict(skip=r["skip"], pde=pde)
+    train_frames = make_dataset(nx, nt, r["num_train"], "train", r["data_seed"], **data_kw)
+    valid_frames = make_dataset(nx, nt, r["num_valid"], "valid", r["data_seed"], **data_kw)
 
-    loader = ArrayLoader(windows(train_frames, T), config.batch_size, seed=config.fit.seed)
+    loader = ArrayLoader(windows(train_frames, T), r["batch_size"], seed=config.fit.seed)
 
     def data(step):
         return gather(train_frames, loader(step), T)
 
-    def loss_fn(params, batch, key):
-        pred = model.apply(params, batch["x"])
-        return jnp.mean((pred[..., :3] - batch["y"][..., :3]) ** 2), {}
+    def mse(pred, true):  # over the field blades only (the others are 0 in data and output)
+        return jnp.mean((pred[..., fields] - true[..., fields]) ** 2)
 
-    schedule = optax.cosine_decay_schedule(config.learning_rate, max(1, config.fit.num_steps))
+    def loss_fn(params, batch, key):
+        return mse(model.apply(params, batch["x"]), batch["y"]), {}
+
+    schedule = optax.cosine_decay_schedule(r["learning_rate"], max(1, config.fit.num_steps))
     optimizer = optax.adam(schedule)
-    params = model.init(jax.random.key(config.fit.seed), jnp.zeros((1, config.nx, config.nx, T, 4), jnp.float32))
-    print(f"[clifford] {config.model}: {models.count_params(params):,} parameters, {loader.num_examples} training windows")
+    params = model.init(jax.random.key(config.fit.seed), jnp.zeros((1, *shape, T, blades), jnp.float32))
+    print(f"[clifford] {pde} {'x'.join(map(str, shape))}, {config.model} ({type(model).__name__}, hidden "
+          f"{model.hidden}): {models.count_params(params):,} parameters, {loader.num_examples} training windows")
     step = gradient_step(loss_fn, optimizer)
     state = init_train_state(params, optimizer)
 
     valid = jnp.asarray(valid_frames)
-    num_rollout = config.nt - T
+    num_rollout = nt - T
 
-    def per_trajectory(params, traj):  # traj (nt, H, W, 4)
-        pairs = windows(np.zeros((1, config.nt)), T)
+    def per_trajectory(params, traj):  # traj (nt, *spatial, blades)
+        pairs = windows(np.zeros((1, nt)), T)
         idx = pairs[:, 1:2] + np.arange(T + 1)
-        w = jnp.moveaxis(traj[idx], 1, -2)  # (nt - T, H, W, T + 1, 4)
-        one = jnp.mean((model.apply(params, w[..., :T, :])[..., :3] - w[..., T:, :3]) ** 2)
+        w = jnp.moveaxis(traj[idx], 1, -2)  # (nt - T, *spatial, T + 1, blades)
+        one = mse(model.apply(params, w[..., :T, :]), w[..., T:, :])
         pred = rollout(model, params, w[:1, ..., :T, :], num_rollout)[0]
-        roll = jnp.mean((pred[..., :3] - traj[T:, ..., :3]) ** 2)
-        return one, roll
+        return one, mse(pred, traj[T:])
 
     def evaluate(state, key):
         one, roll = jax.lax.map(lambda t: per_trajectory(state.params, t), valid)
         return {"onestep_mse": jnp.mean(one), "rollout_mse": jnp.mean(roll)}
 
+    # the plotted field: smoke / height (blade 0); maxwell: Ez (blade e3) on the middle z slice
+    blade, what = {"smoke": (0, ""), "shallow_water": (0, " (height)"), "maxwell": (3, " (Ez, middle z slice)")}[pde]
+
     def plot(state, path):
-        x0 = jnp.moveaxis(valid[:1, :T], 1, -2)  # (1, H, W, T, 4)
+        x0 = jnp.moveaxis(valid[:1, :T], 1, -2)  # (1, *spatial, T, blades)
         pred = np.asarray(jax.jit(lambda p, x: rollout(model, p, x, num_rollout))(state.params, x0))[0]
-        return plot_rollout(valid_frames[0, T:, ..., 0], pred[..., 0], path,
-                            title=f"{config.model} on smoke {config.nx}x{config.nx}: validation trajectory 0")
+        true, pred = valid_frames[0, T:, ..., blade], pred[..., blade]
+        if dim == 3:
+            true, pred = true[..., nx // 2], pred[..., nx // 2]
+        return plot_rollout(true, pred, path,
+                            title=f"{config.model} on {pde} {'x'.join(map(str, shape))}{what}: validation trajectory 0")
 
     return step, state, data, evaluate, plot
 
 
 def plot_rollout(true, pred, path, *, title: str = "", num_frames: int = 5) -> str:
-    """True (top) and predicted (bottom) smoke ``(nt, H, W)`` at ``num_frames`` evenly spaced rollout steps."""
+    """True (top) and predicted (bottom) 2D field ``(nt, H, W)`` at ``num_frames`` evenly spaced rollout steps."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

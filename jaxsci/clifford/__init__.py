@@ -9,9 +9,11 @@ e2, e3, e12, e13, e23, e123). ``to_reference_layout`` / ``from_reference_layout`
 - Layers (Flax linen): :class:`CliffordLinear`, :class:`CliffordConv1d` / ``2d`` / ``3d`` (any metric,
   stride, padding zeros/circular, dilation, groups; ``rotation=True`` for the rotational 2D kernel),
   :class:`CliffordSpectralConv2d` / ``3d``, :class:`CliffordBatchNorm`, :class:`CliffordGroupNorm`.
-- Surrogates for 2D Navier-Stokes smoke (:mod:`jaxsci.clifford.models`): :class:`ResNet`, :class:`FNO2d`
-  baselines and :class:`CResNet`, :class:`CResNetRot`, :class:`CFNO`; ``(B, H, W, time_history, 4) ->
-  (B, H, W, 1, 4)``; :func:`make_model`, :func:`count_params`.
+- Surrogates (:mod:`jaxsci.clifford.models`): 2D (Navier-Stokes smoke, shallow water) :class:`ResNet`,
+  :class:`FNO2d` baselines and :class:`CResNet`, :class:`CResNetRot`, :class:`CFNO`; ``(B, H, W,
+  time_history, 4) -> (B, H, W, 1, 4)``; 3D (Maxwell, ``F = E + I H``) :class:`ResNet3d`, :class:`FNO3d`,
+  :class:`CResNet3d`, :class:`CFNO3d`; ``(B, X, Y, Z, time_history, 8) -> (B, X, Y, Z, 1, 8)``;
+  :func:`make_model`, :func:`count_params`.
 - Pure functions: :mod:`jaxsci.clifford.functional`.
 """
 
@@ -35,7 +37,19 @@ from jaxsci.clifford.layers import (
     CliffordSpectralConv2d,
     CliffordSpectralConv3d,
 )
-from jaxsci.clifford.models import CFNO, FNO2d, CResNet, CResNetRot, ResNet, count_params, make_model
+from jaxsci.clifford.models import (
+    CFNO,
+    CFNO3d,
+    FNO2d,
+    FNO3d,
+    CResNet,
+    CResNet3d,
+    CResNetRot,
+    ResNet,
+    ResNet3d,
+    count_params,
+    make_model,
+)
 from jaxsci.clifford.norm import CliffordBatchNorm, CliffordGroupNorm, whitening_matrix
 
 
@@ -51,10 +65,14 @@ def from_reference_layout(x):
 
 __all__ = [
     "CFNO",
+    "CFNO3d",
     "CResNet",
+    "CResNet3d",
     "CResNetRot",
     "FNO2d",
+    "FNO3d",
     "ResNet",
+    "ResNet3d",
     "count_params",
     "make_model",
     "CliffordAlgebra",

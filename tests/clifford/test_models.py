@@ -130,17 +130,129 @@ def test_windows_gather_and_rollout():
     np.testing.assert_allclose(pred[:, 1], y2[..., 0, :], atol=1e-5)
 
 
-def test_test_preset_trains_end_to_end(tmp_path):
+@pytest.mark.parametrize("pde,model", [("smoke", "cfno"), ("shallow_water", "cresnet"), ("maxwell", "cfno")])
+def test_test_preset_trains_end_to_end(tmp_path, pde, model):
     import train
     from jaxsci.core import read_metrics
     from train.__main__ import main
 
     main(["clifford", "--config", f"{train.CONFIG_DIR / 'clifford.py'}:test", "--workdir", str(tmp_path),
-          "--config.fit.progress=false", "--config.model=cfno"])
+          "--config.fit.progress=false", f"--config.model={model}", f"--config.pde={pde}"])
     evals = read_metrics(tmp_path, "eval")
     assert evals and 0 < evals[-1]["onestep_mse"] < 10 and 0 < evals[-1]["rollout_mse"] < 100
     assert len(read_metrics(tmp_path, "train")) == 2
     assert (tmp_path / "rollout.png").stat().st_size > 1000
-    with pytest.raises(SystemExit, match="config error"):
-        main(["clifford", "--config", f"{train.CONFIG_DIR / 'clifford.py'}:test", "--workdir", str(tmp_path / "x"),
-              "--config.hiden=3"])
+    if pde == "smoke":
+        with pytest.raises(SystemExit, match="config error"):
+            main(["clifford", "--config", f"{train.CONFIG_DIR / 'clifford.py'}:test", "--workdir", str(tmp_path / "x"),
+                  "--config.hiden=3"])
+
+
+def test_runner_resolves_per_pde_settings_and_refuses_2d_models_in_3d(tmp_path):
+    import train
+    from jaxsci.core.config import apply_overrides
+    from train.__main__ import main
+    from train.clifford import resolve
+
+    config = train.load_config(f"{train.CONFIG_DIR / 'clifford.py'}:test")
+    assert resolve(config)["nx"] == config.per_pde.smoke.nx and resolve(config)["padding_mode"] == "zeros"
+    r = resolve(apply_overrides(config, {"pde": "maxwell", "nx": "6"}))
+    assert (r["dim"], r["nx"], r["padding_mode"], r["modes"]) == (3, 6, "circular", config.per_pde.maxwell.modes)
+    with pytest.raises(ValueError, match="unknown pde"):
+        resolve(apply_overrides(config, {"pde": "burgers"}))
+    # before any data is generated (the workdir stays empty)
+    with pytest.raises(ValueError, match="cresnet_rot.*not available for pde 'maxwell'"):
+        main(["clifford", "--config", f"{train.CONFIG_DIR / 'clifford.py'}:test", "--workdir", str(tmp_path / "rot"),
+              "--config.pde=maxwell", "--config.model=cresnet_rot"])
+    assert not (tmp_path / "rot").exists()
+    with pytest.raises(ValueError, match="2D only"):
+        models.make_model("cresnet_rot", dim=3)
+    with pytest.raises(ValueError, match="3 entries"):
+        models.make_model("cfno", dim=3, modes=(2, 2))
+
+
+# ---- 3D (Maxwell) ---------------------------------------------------------------------------------
+
+NAMES_3D = sorted(models.MODELS_3D)
+
+
+def _input3d(b=1, n=(4, 4, 6), t=2, seed=0):
+    x = jax.random.normal(jax.random.key(seed), (b, *n, t, 8))
+    return x.at[..., 0].set(0.0).at[..., 7].set(0.0)  # scalar and pseudoscalar 0, as the data
+
+
+@pytest.mark.parametrize("name", NAMES_3D)
+def test_3d_output_shape_and_zero_scalar_pseudoscalar(name):
+    model = models.make_model(name, hidden=2, dim=3, **SMALL | dict(modes=(2, 2, 2)))
+    x = _input3d()
+    params = model.init(jax.random.key(0), x)
+    y = model.apply(params, x)
+    assert y.shape == (1, 4, 4, 6, 1, 8)
+    assert np.all(np.asarray(y[..., [0, 7]]) == 0.0) and np.all(np.std(np.asarray(y[..., 1:7]), axis=(1, 2, 3)) > 0)
+    with pytest.raises(ValueError, match=r"time_history=2, 8 blades"):
+        jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 4, 4, 6, 2, 4), jnp.float32))
+
+
+def test_3d_parameter_counts_match_at_equal_width():
+    """Baselines sqrt(8) times as wide as the Clifford models have about their parameter count."""
+    def count(model):
+        x = jax.ShapeDtypeStruct((1, 16, 16, 16, 4, 8), jnp.float32)
+        return models.count_params(jax.eval_shape(model.init, jax.random.key(0), x))
+
+    counts = {name: count(cls()) for name, cls in models.MODELS_3D.items()}  # class defaults
+    print("3D parameters at default widths:", counts)
+    assert abs(counts["resnet"] / counts["cresnet"] - 1) < 0.03
+    assert abs(counts["fno"] / counts["cfno"] - 1) < 0.03
+    small = {n: count(models.make_model(n, hidden=8, modes=(4, 4, 4), dim=3)) for n in NAMES_3D}
+    assert abs(small["resnet"] / small["cresnet"] - 1) < 0.05 and abs(small["fno"] / small["cfno"] - 1) < 0.05
+    assert models.baseline_width(8, 3) == 23 and models.baseline_width(16, 2) == 32
+    # the 3D convs are 3x3x3: a Clifford conv C -> O has 8 * 27 * C * O weights (+ 8 O biases)
+    params = models.CResNet3d(hidden=2, num_blocks=1).init(jax.random.key(0), _input3d(t=4))["params"]
+    assert params["block_0_conv_1"]["weight"].shape == (8, 3, 3, 3, 2, 2)
+
+
+def test_maxwell_multivector_encoding():
+    from jaxsci.clifford import CliffordAlgebra
+
+    e = jax.random.normal(jax.random.key(1), (2, 3, 4, 4, 4))  # (time, component, X, Y, Z)
+    h = jax.random.normal(jax.random.key(2), (2, 3, 4, 4, 4))
+    f = models.to_multivector_em(e, h)
+    assert f.shape == (2, 4, 4, 4, 8)
+    e2, h2 = models.from_multivector_em(f)
+    np.testing.assert_array_equal(e2, e)
+    np.testing.assert_array_equal(h2, h)
+    alg = CliffordAlgebra((1, 1, 1))
+    assert alg.blade_names == ("1", "e1", "e2", "e3", "e12", "e13", "e23", "e123")
+    # E is the vector part; H enters as its Hodge dual I H (I = e123): Hx e23 + Hy e31 + Hz e12
+    E, H = np.moveaxis(np.asarray(e), 1, -1), np.moveaxis(np.asarray(h), 1, -1)
+    np.testing.assert_array_equal(f[..., 1:4], E)
+    pseudo = alg.embed(jnp.ones(1), [7])
+    np.testing.assert_allclose(alg.geometric_product(pseudo, alg.embed(jnp.asarray(H), [1, 2, 3])),
+                               alg.embed(f[..., 4:7], [4, 5, 6]), atol=1e-6)
+    assert np.all(np.asarray(f[..., [0, 7]]) == 0)
+    # 2D round trip too
+    s, v = jnp.ones((2, 4, 3)), jax.random.normal(jax.random.key(3), (2, 2, 4, 3))
+    s2, v2 = models.from_multivector(models.to_multivector(s, v))
+    np.testing.assert_array_equal(s2, s)
+    np.testing.assert_array_equal(v2, v)
+
+
+def test_maxwell_encoding_commutes_with_rotations():
+    """Rotating E and H (a pseudovector: H -> Q H for proper Q) is the rotor sandwich R F ~R of F = E + I H:
+    the bivector signs of the encoding are the ones under which the multivector transforms as one object."""
+    from jaxsci.clifford import CliffordAlgebra
+
+    alg = CliffordAlgebra((1, 1, 1))
+    a, b = np.array([1.0, 0.3, -0.5]), np.array([0.2, -1.0, 0.7])
+    rotor = alg.geometric_product(alg.embed(jnp.asarray(b / np.linalg.norm(b)), [1, 2, 3]),
+                                  alg.embed(jnp.asarray(a / np.linalg.norm(a)), [1, 2, 3]))
+    q = np.stack([np.asarray(alg.sandwich(rotor, alg.embed(jnp.eye(3)[i], [1, 2, 3])))[1:4] for i in range(3)], 1)
+    assert np.allclose(q @ q.T, np.eye(3), atol=1e-5) and np.isclose(np.linalg.det(q), 1, atol=1e-5)
+    e = jax.random.normal(jax.random.key(4), (5, 3, 1, 1, 1))
+    h = jax.random.normal(jax.random.key(5), (5, 3, 1, 1, 1))
+    rotated = models.to_multivector_em(np.einsum("ij,tjxyz->tixyz", q, e), np.einsum("ij,tjxyz->tixyz", q, h))
+    np.testing.assert_allclose(alg.sandwich(rotor, models.to_multivector_em(e, h)), rotated, atol=1e-5)
+    # a wrong orientation of H_y (e13 instead of e31) breaks it
+    wrong = models.to_multivector_em(e, h).at[..., 5].multiply(-1)
+    rot_wrong = models.to_multivector_em(np.einsum("ij,tjxyz->tixyz", q, e), np.einsum("ij,tjxyz->tixyz", q, h))
+    assert not np.allclose(alg.sandwich(rotor, wrong), rot_wrong.at[..., 5].multiply(-1), atol=1e-3)
