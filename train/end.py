@@ -18,7 +18,7 @@ from jaxsci.end import baselines, metrics, toric
 
 CONFIG_KEYS = (
     "preset", "L", "noise", "measurement_error", "p_train", "head", "channels", "kernel_sizes", "dtype", "batch_size",
-    "learning_rate", "weight_decay", "p_eval", "num_eval", "p_test", "num_test", "fit",
+    "learning_rate", "weight_decay", "p_eval", "num_eval", "p_test", "num_test", "num_test_ml", "fit",
 )
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -70,34 +70,46 @@ def make_problem(config):
 
 
 def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> str:
-    """Accuracy of the trained decoder, MWPM and (L <= ML limit) exact ML on the same ``num_test``
-    syndromes per rate of ``config.p_test``; writes ``curves.json`` and ``curves.png``, returns the png."""
+    """Accuracy of the trained decoder and MWPM on the same ``num_test`` syndromes per rate of
+    ``config.p_test``, and (L <= the ML limit, no measurement noise) of the exact ML decoder on the first
+    ``num_test_ml`` of them, with the network's and MWPM's accuracy on that same subset beside it (a paired
+    gap); writes ``curves.json`` and ``curves.png``, returns the png."""
     L, noise, q = config.L, config.noise, config.measurement_error
     decode = jax.jit(lambda s: end.decode(model, params, s))
-    with_ml = q == 0 and L <= baselines.ml_max_distance(noise)
+    with_ml = q == 0 and L <= baselines.ml_max_distance(noise) and config.num_test_ml > 0
     rows = []
     key = jax.random.key(10_000 + config.fit.seed)
     for k, p in enumerate(config.p_test):
-        counts = {"end": 0, "mwpm": 0, "ml": 0}
+        counts = {"end": 0, "mwpm": 0}
+        subset = {"end": 0, "mwpm": 0, "ml": 0, "num": 0}
         total, t_net, t_mwpm = 0, 0.0, 0.0
         for c in range(-(-config.num_test // chunk)):
             n = min(chunk, config.num_test - c * chunk)
             s, labels = toric.sample_batch(jax.random.fold_in(jax.random.fold_in(key, k), c), L, p, n, noise, q)
             s_np, labels = np.asarray(s), np.asarray(labels)
             t0 = time.perf_counter()
-            pred = np.asarray(decode(s))
+            right = {"end": np.asarray(decode(s)) == labels}
             t_net += time.perf_counter() - t0
-            counts["end"] += int(np.sum(pred == labels))
             t0 = time.perf_counter()
-            counts["mwpm"] += int(np.sum(baselines.mwpm_decode(s_np) == labels))
+            right["mwpm"] = baselines.mwpm_decode(s_np) == labels
             t_mwpm += time.perf_counter() - t0
-            if with_ml:
-                counts["ml"] += int(np.sum(baselines.ml_decode(s_np, p, noise) == labels))
+            for name in counts:
+                counts[name] += int(right[name].sum())
+            m = min(n, config.num_test_ml - subset["num"]) if with_ml else 0
+            if m > 0:
+                right["ml"] = baselines.ml_decode(s_np[:m], p, noise) == labels[:m]
+                for name in ("end", "mwpm", "ml"):
+                    subset[name] += int(right[name][:m].sum())
+                subset["num"] += m
             total += n
         row = {"p": float(p), "num": total}
-        for name in ("end", "mwpm") + (("ml",) if with_ml else ()):
+        for name in ("end", "mwpm"):
             acc, low, high = metrics.accuracy_interval(counts[name], total)
             row[name] = {"acc": acc, "low": low, "high": high}
+        if with_ml:
+            acc, low, high = metrics.accuracy_interval(subset["ml"], subset["num"])
+            row["ml"] = {"acc": acc, "low": low, "high": high, "num": subset["num"],
+                         "end_same_syndromes": subset["end"] / subset["num"], "mwpm_same_syndromes": subset["mwpm"] / subset["num"]}
         row["seconds"] = {"net": t_net, "mwpm": t_mwpm}
         rows.append(row)
         print(f"[end] L {L} p {p:.3f}: {config.head} {row['end']['acc']:.4f}  mwpm {row['mwpm']['acc']:.4f}"

@@ -18,13 +18,13 @@ import ml_collections
 def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     presets = {
         "test": dict(L=4, channels=(8, 8), kernel_sizes=(3, 3), batch_size=32, learning_rate=3e-3, num_steps=6,
-                     log_every=3, eval_every=6, checkpoint_every=6, num_eval=64, num_test=256, p_test=(0.08, 0.16)),
+                     log_every=3, eval_every=6, checkpoint_every=6, num_eval=64, num_test=256, num_test_ml=128, p_test=(0.08, 0.16)),
         "small": dict(L=6, channels=(32, 64, 64), kernel_sizes=(3, 3, 3), batch_size=256, learning_rate=2e-3,
                       num_steps=3000, log_every=100, eval_every=1000, checkpoint_every=1000, num_eval=4096,
-                      num_test=100_000, p_test=tuple(round(0.05 + 0.01 * k, 2) for k in range(14))),
+                      num_test=100_000, num_test_ml=10_000, p_test=tuple(round(0.05 + 0.01 * k, 2) for k in range(14))),
         "paper": dict(L=6, channels=(64, 128, 128, 128), kernel_sizes=(3, 3, 3, 3), batch_size=512, learning_rate=1e-3,
                       num_steps=100_000, log_every=500, eval_every=10_000, checkpoint_every=10_000, num_eval=16384,
-                      num_test=1_000_000, p_test=tuple(round(0.05 + 0.01 * k, 2) for k in range(14))),
+                      num_test=1_000_000, num_test_ml=100_000, p_test=tuple(round(0.05 + 0.01 * k, 2) for k in range(14))),
     }
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r} for end; presets: {sorted(presets)}")
@@ -46,6 +46,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.num_eval = p["num_eval"]
     c.p_test = p["p_test"]  # rates of the final curves
     c.num_test = p["num_test"]
+    c.num_test_ml = p["num_test_ml"]  # exact ML (L <= 3) on the first this-many test syndromes per rate (~5 ms each)
     c.fit = ml_collections.ConfigDict(dict(
         num_steps=p["num_steps"], seed=0, log_every=p["log_every"], eval_every=p["eval_every"],
         checkpoint_every=p["checkpoint_every"], keep_checkpoints=2, progress=True, check_finite=True,
