@@ -27,19 +27,9 @@ from jaxsci.pde import burgers, maxwell, navier_stokes, shallow_water, wave
 
 # ----------------------------------------------------------------------------- NumPy reference
 
-_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-_DP_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
-)
-_DP_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
-_DP_E = tuple(b - bs for b, bs in zip(_DP_B, (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200,
-                                              187 / 2100, 1 / 40)))
+# the Dormand-Prince 5(4) tableau, shared with the faithful solver; _DP_E: 5th minus embedded 4th-order weights
+_DP_C, _DP_A, _DP_B = burgers._DP_C, burgers._DP_A, burgers._DP_B
+_DP_E = tuple(b - bs for b, bs in zip(_DP_B, burgers._DP_BLO))
 
 
 def _np_weno_left(s0, s1, s2, s3, s4, eps=1e-6):

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from jaxsci.clifford import models
+from jaxsci.core.log import pyplot, save_figure
 from jaxsci.core import ArrayLoader, check_keys, gradient_step, init_train_state
 from jaxsci.pde import maxwell, navier_stokes, shallow_water
 from jaxsci.pde.generate import trajectory_keys
@@ -204,10 +205,7 @@ def make_problem(config):
 
 def plot_rollout(true, pred, path, *, title: str = "", num_frames: int = 5) -> str:
     """True (top) and predicted (bottom) 2D field ``(nt, H, W)`` at ``num_frames`` evenly spaced rollout steps."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     nt = true.shape[0]
     ts = np.unique(np.linspace(0, nt - 1, min(num_frames, nt)).astype(int))
@@ -224,10 +222,7 @@ def plot_rollout(true, pred, path, *, title: str = "", num_frames: int = 5) -> s
             if i == 0:
                 ax.set_title(f"step {t + 1}")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:

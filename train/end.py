@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from jaxsci import end
+from jaxsci.core.log import pyplot, save_figure
 from jaxsci.core import check_keys, gradient_step, init_train_state
 from jaxsci.end import baselines, metrics, toric
 
@@ -120,10 +121,7 @@ def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> 
 
 
 def plot_curves(rows, path: str, *, title: str = "", label: str = "end") -> str:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     p = [r["p"] for r in rows]
@@ -138,10 +136,7 @@ def plot_curves(rows, path: str, *, title: str = "", label: str = "end") -> str:
     ax.set_ylabel("logical accuracy")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:

@@ -68,6 +68,25 @@ def format_metrics(metrics: Mapping[str, Any], keys: Iterable[str] | None = None
     return " ".join(parts)
 
 
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (unless one is already chosen): for
+    plots written to files from scripts, tests and notebooks alike."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> str:
+    """Lay out, write and close ``fig``; returns ``path`` as a string."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return os.fspath(path)
+
+
 def plot_metrics(workdir: str | os.PathLike, filename: str = "metrics.png") -> str | None:
     """Plot every numeric metric of the run against the step (train and eval), one panel each."""
     try:
@@ -78,11 +97,7 @@ def plot_metrics(workdir: str | os.PathLike, filename: str = "metrics.png") -> s
     names = sorted({k for r in records for k, v in r.items() if k not in skip and isinstance(v, (int, float))})
     if not names:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
@@ -98,8 +113,4 @@ def plot_metrics(workdir: str | os.PathLike, filename: str = "metrics.png") -> s
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.tight_layout()
-    path = os.path.join(os.fspath(workdir), filename)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(os.fspath(workdir), filename))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxsci.core.log import pyplot, save_figure
+
 
 def plot_rollout(true, pred, path, *, x=None, t=None, title: str = "") -> str:
     """Save true ``u``, predicted ``u`` and their difference as space-time images.
@@ -12,10 +14,7 @@ def plot_rollout(true, pred, path, *, x=None, t=None, title: str = "") -> str:
       true, pred: ``(T, nx)`` arrays over the same time steps. x: ``(nx,)`` positions; t: ``(T,)`` times.
       path: the PNG to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     true, pred = np.asarray(true), np.asarray(pred)
     if true.shape != pred.shape or true.ndim != 2:
@@ -37,7 +36,4 @@ def plot_rollout(true, pred, path, *, x=None, t=None, title: str = "") -> str:
     axes[0].set_ylabel("t")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
