@@ -51,15 +51,19 @@ def load_config(spec: str) -> Any:
 def fit_and_plot(name: str, config, workdir, problem, resume: bool = False) -> dict:
     """The body of every ``train_and_evaluate``: ``fit`` the ``(step, state, data, evaluate, plot)`` of a
     method's ``make_problem`` with ``config.fit``, then (process 0) ``plot(state, <workdir>/rollout.png)``
-    if ``plot`` is not None. Returns the run summary."""
+    if ``plot`` is not None. Returns the run summary.
+
+    An optional sixth element ``eval_data`` (e.g. the validation set) is passed to ``fit``, which
+    calls ``evaluate(state, key, eval_data)`` with it as a jit argument instead of a constant."""
     import os
 
     import jax
 
     from jaxsci.core import fit
 
-    step, state, data, evaluate, plot = problem
-    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume)
+    step, state, data, evaluate, plot, *rest = problem
+    eval_data = rest[0] if rest else None
+    result = fit(step, state, data, config.fit.to_dict(), workdir=workdir, evaluate=evaluate, resume=resume, eval_data=eval_data)
     if plot is not None and jax.process_index() == 0:
         print(f"[{name}] plot: {plot(result.state, os.path.join(workdir, 'rollout.png'))}")
     return result.summary

@@ -173,7 +173,6 @@ def make_problem(config):
     step = gradient_step(loss_fn, optimizer)
     state = init_train_state(params, optimizer)
 
-    valid = jnp.asarray(valid_frames)
     num_rollout = nt - T
 
     def per_trajectory(params, traj):  # traj (nt, *spatial, blades)
@@ -184,7 +183,7 @@ def make_problem(config):
         pred = rollout(model, params, w[:1, ..., :T, :], num_rollout)[0]
         return one, mse(pred, traj[T:])
 
-    def evaluate(state, key):
+    def evaluate(state, key, valid):  # valid: the validation frames, passed by fit as eval_data (not a constant)
         one, roll = jax.lax.map(lambda t: per_trajectory(state.params, t), valid)
         return {"onestep_mse": jnp.mean(one), "rollout_mse": jnp.mean(roll)}
 
@@ -192,7 +191,7 @@ def make_problem(config):
     blade, what = {"smoke": (0, ""), "shallow_water": (0, " (height)"), "maxwell": (3, " (Ez, middle z slice)")}[pde]
 
     def plot(state, path):
-        x0 = jnp.moveaxis(valid[:1, :T], 1, -2)  # (1, *spatial, T, blades)
+        x0 = np.moveaxis(valid_frames[:1, :T], 1, -2)  # (1, *spatial, T, blades)
         pred = np.asarray(jax.jit(lambda p, x: rollout(model, p, x, num_rollout))(state.params, x0))[0]
         true, pred = valid_frames[0, T:, ..., blade], pred[..., blade]
         if dim == 3:
@@ -200,7 +199,7 @@ def make_problem(config):
         return plot_rollout(true, pred, path,
                             title=f"{config.model} on {pde} {'x'.join(map(str, shape))}{what}: validation trajectory 0")
 
-    return step, state, data, evaluate, plot
+    return step, state, data, evaluate, plot, valid_frames
 
 
 def plot_rollout(true, pred, path, *, title: str = "", num_frames: int = 5) -> str:

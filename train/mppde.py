@@ -116,26 +116,25 @@ def make_problem(config):
     step = gradient_step(mppde.pushforward_loss(model, setup, config.unrolling), optimizer)
     state = init_train_state(params, optimizer)
 
-    u_valid, eq_valid = jnp.asarray(valid["u"]), jnp.asarray(valid["eq"])
     start = setup.gt_steps * setup.time_window
     baseline = {}
     if "weno" in valid:  # the classical solver at the same coarse resolution, same metric
         baseline["weno_acc_error"] = np.float32(np.mean(np.sum(np.mean((valid["weno"][:, start:] - valid["u"][:, start:]) ** 2, -1), -1)))
 
-    def evaluate(state, key):
-        err = mppde.evaluate_rollout(model, state.params, setup, u_valid, eq_valid)
+    def evaluate(state, key, eval_data):  # the validation set, passed by fit as an argument (not a constant)
+        err = mppde.evaluate_rollout(model, state.params, setup, eval_data["u"], eval_data["eq"])
         return {"acc_error": jnp.mean(err), **{k: jnp.asarray(v) for k, v in baseline.items()}}
 
     def plot(state, path):
         k = setup.time_window
         start = setup.gt_steps * k
         num_windows = (setup.nt - start) // k
-        pred = mppde.rollout(model, state.params, setup, u_valid[:1, start - k : start], eq_valid[:1], start, num_windows)
+        pred = mppde.rollout(model, state.params, setup, valid["u"][:1, start - k : start], valid["eq"][:1], start, num_windows)
         t = np.arange(start, start + num_windows * k) * setup.dt
         return mppde.plot_rollout(valid["u"][0, start : start + num_windows * k], pred[0], path, x=setup.grid_np(), t=t,
                                   title=f"{config.model} on {config.family}, nx {config.nx}: validation trajectory 0")
 
-    return step, state, data, evaluate, plot
+    return step, state, data, evaluate, plot, {"u": valid["u"], "eq": valid["eq"]}
 
 
 def train_and_evaluate(config, workdir, resume: bool = False) -> dict:

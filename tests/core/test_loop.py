@@ -108,6 +108,59 @@ def test_logging_eval_and_summary(tmp_path):
     assert (tmp_path / "metrics.png").stat().st_size > 1000
 
 
+def _eval_set(n=40):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return {"x": x, "y": x @ np.array([1.0, -2.0, 3.0, 0.5], np.float32)}
+
+
+def _eval_metrics(state, key, d):
+    pred = d["x"] @ state.params["w"] + state.params["b"]
+    noise = jax.random.normal(key, ())  # the eval key still reaches evaluate
+    return {"mse": jnp.mean((pred - d["y"]) ** 2), "noisy": jnp.mean(pred) + noise}
+
+
+def test_eval_data_is_a_jit_argument_traced_once_and_equals_closure(tmp_path):
+    step, state = problem()
+    valid = _eval_set()
+    seen = []
+
+    def evaluate(state, key, d):
+        seen.append(jax.tree.map(lambda x: (type(x), x.shape), d))
+        return _eval_metrics(state, key, d)
+
+    def closure(state, key):
+        return _eval_metrics(state, key, valid)
+
+    cfg = dict(num_steps=6, log_every=2, eval_every=2, **QUIET)
+    fit(step, state, data(), cfg, workdir=tmp_path / "arg", evaluate=evaluate, eval_data=valid)
+    fit(step, state, data(), cfg, workdir=tmp_path / "closure", evaluate=closure)
+    assert len(seen) == 1  # one trace (hence one compile) for the three evaluations
+    assert all(issubclass(t, jax.core.Tracer) and shape == valid[k].shape for k, (t, shape) in seen[0].items())
+    arg, ref = read_metrics(tmp_path / "arg", "eval"), read_metrics(tmp_path / "closure", "eval")
+    assert [r["step"] for r in arg] == [2, 4, 6]
+    for a, r in zip(arg, ref):
+        assert a["mse"] == pytest.approx(r["mse"], rel=1e-6) and a["noisy"] == pytest.approx(r["noisy"], rel=1e-6)
+
+
+def test_eval_data_eight_devices_equal_one():
+    step, state = problem()
+    valid = _eval_set()
+    cfg = dict(num_steps=3, **QUIET)
+    out = [
+        fit(step, state, data(), cfg, evaluate=_eval_metrics, eval_data=valid, mesh=make_mesh(devices)).summary["eval"]
+        for devices in (jax.devices()[:1], jax.devices())
+    ]
+    assert out[0]["mse"] == pytest.approx(out[1]["mse"], rel=1e-5)
+    assert out[0]["noisy"] == pytest.approx(out[1]["noisy"], rel=1e-5)
+
+
+def test_eval_data_without_evaluate_is_refused():
+    step, state = problem()
+    with pytest.raises(ValueError, match="eval_data"):
+        fit(step, state, data(), dict(num_steps=1, **QUIET), eval_data=_eval_set())
+
+
 def test_keeps_last_checkpoints(tmp_path):
     step, state = problem()
     fit(step, state, data(), dict(num_steps=10, checkpoint_every=2, keep_checkpoints=2, **QUIET), workdir=tmp_path)
