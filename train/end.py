@@ -15,11 +15,13 @@ import optax
 from jaxsci import end
 from jaxsci.core.log import pyplot, save_figure
 from jaxsci.core import check_keys, gradient_step, init_train_state
-from jaxsci.end import baselines, metrics, toric
+from jaxsci.end import baselines, metrics, symmetry, toric
+
+SYMMETRIZE = {"none": (), "point_group": symmetry.POINT_GROUP, "all": symmetry.ELEMENTS}
 
 CONFIG_KEYS = (
     "preset", "L", "noise", "measurement_error", "p_train", "head", "channels", "kernel_sizes", "dtype", "batch_size",
-    "learning_rate", "weight_decay", "p_eval", "num_eval", "p_test", "num_test", "num_test_ml", "fit",
+    "learning_rate", "weight_decay", "p_eval", "num_eval", "p_test", "num_test", "num_test_ml", "symmetrize", "num_test_sym", "fit",
 )
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -38,6 +40,8 @@ def make_problem(config):
     toric.check_distance(config.L)
     if config.noise not in toric.NOISE_MODELS:
         raise ValueError(f"unknown noise {config.noise!r}; choose from {toric.NOISE_MODELS}")
+    if config.symmetrize not in SYMMETRIZE:
+        raise ValueError(f"unknown symmetrize {config.symmetrize!r}; choose from {sorted(SYMMETRIZE)}")
     lo, hi = config.p_train
     if not 0 < lo <= hi < 1:
         raise ValueError(f"p_train must satisfy 0 < low <= high < 1, got {config.p_train}")
@@ -78,11 +82,17 @@ def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> 
     L, noise, q = config.L, config.noise, config.measurement_error
     decode = jax.jit(lambda s: end.decode(model, params, s))
     with_ml = q == 0 and L <= baselines.ml_max_distance(noise) and config.num_test_ml > 0
+    elements = SYMMETRIZE[config.symmetrize]
+    if elements and noise != "depolarizing":
+        elements = tuple(w for w in elements if "dual" not in w)  # duality is a symmetry of depolarising noise only
+    decode_sym = jax.jit(lambda s: jnp.argmax(symmetry.symmetrize(lambda x: model.apply({"params": params}, x), s,
+                                                                  elements=elements), -1)) if elements else None
     rows = []
     key = jax.random.key(10_000 + config.fit.seed)
     for k, p in enumerate(config.p_test):
         counts = {"end": 0, "mwpm": 0}
         subset = {"end": 0, "mwpm": 0, "ml": 0, "num": 0}
+        sym = {"end": 0, "end_sym": 0, "num": 0}
         total, t_net, t_mwpm = 0, 0.0, 0.0
         for c in range(-(-config.num_test // chunk)):
             n = min(chunk, config.num_test - c * chunk)
@@ -102,6 +112,13 @@ def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> 
                 for name in ("end", "mwpm", "ml"):
                     subset[name] += int(right[name][:m].sum())
                 subset["num"] += m
+            m = min(n, config.num_test_sym - sym["num"]) if decode_sym is not None else 0
+            for lo in range(0, m, 1024):  # the orbit multiplies the batch by up to 16
+                hi = min(m, lo + 1024)
+                sym["end_sym"] += int(np.sum(np.asarray(decode_sym(s[lo:hi])) == labels[lo:hi]))
+            if m > 0:
+                sym["end"] += int(right["end"][:m].sum())
+                sym["num"] += m
             total += n
         row = {"p": float(p), "num": total}
         for name in ("end", "mwpm"):
@@ -111,10 +128,15 @@ def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> 
             acc, low, high = metrics.accuracy_interval(subset["ml"], subset["num"])
             row["ml"] = {"acc": acc, "low": low, "high": high, "num": subset["num"],
                          "end_same_syndromes": subset["end"] / subset["num"], "mwpm_same_syndromes": subset["mwpm"] / subset["num"]}
+        if sym["num"]:
+            acc, low, high = metrics.accuracy_interval(sym["end_sym"], sym["num"])
+            row["end_sym"] = {"acc": acc, "low": low, "high": high, "num": sym["num"], "elements": len(elements),
+                              "end_same_syndromes": sym["end"] / sym["num"]}
         row["seconds"] = {"net": t_net, "mwpm": t_mwpm}
         rows.append(row)
         print(f"[end] L {L} p {p:.3f}: {config.head} {row['end']['acc']:.4f}  mwpm {row['mwpm']['acc']:.4f}"
-              + (f"  ml {row['ml']['acc']:.4f}" if with_ml else ""))
+              + (f"  ml {row['ml']['acc']:.4f}" if with_ml else "")
+              + (f"  symmetrised {row['end_sym']['acc']:.4f} (plain {row['end_sym']['end_same_syndromes']:.4f} on those)" if sym["num"] else ""))
     with open(os.path.join(workdir, "curves.json"), "w") as f:
         json.dump({"L": L, "noise": noise, "head": config.head, "rows": rows}, f, indent=1)
     return plot_curves(rows, os.path.join(workdir, "curves.png"), title=f"L = {L}, {noise}", label=config.head)

@@ -5,13 +5,16 @@
 * :class:`Decoder`: END (``head="end"``) and the non-equivariant CNN (``head="fc"``).
 * :mod:`~jaxsci.end.baselines`: MWPM with pymatching, the exact ML decoder by enumeration (small L).
 * :mod:`~jaxsci.end.metrics`: accuracy with binomial intervals, threshold from curve crossings.
+* :mod:`~jaxsci.end.symmetry`: rotations, reflections and the primal-dual exchange (symmetries of the
+  optimal decoder under depolarising noise), and test-time symmetrisation of a decoder over them.
 """
 
-from jaxsci.end import baselines, toric
+from jaxsci.end import baselines, symmetry, toric
 from jaxsci.end.baselines import ml_decode, ml_posterior, mwpm_decode
 from jaxsci.end.decode import decode, evaluate_accuracy, loss, make_loss
 from jaxsci.end.metrics import accuracy_interval, crossing, fit_threshold
 from jaxsci.end.model import HEADS, Decoder, Trunk
+from jaxsci.end.symmetry import symmetrize
 from jaxsci.end.toric import (
     NUM_CLASSES,
     logical_label,
@@ -42,6 +45,8 @@ __all__ = [
     "sample",
     "sample_batch",
     "sample_error",
+    "symmetrize",
+    "symmetry",
     "syndrome",
     "toric",
     "translation_flip",

@@ -46,6 +46,8 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.num_eval = p["num_eval"]
     c.p_test = p["p_test"]  # rates of the final curves
     c.num_test = p["num_test"]
+    c.symmetrize = "none"  # also test the decoder averaged over its orbit: none | point_group (8) | all (16, with duality)
+    c.num_test_sym = 20_000  # ... on the first this-many test syndromes per rate (16x the decoding cost)
     c.num_test_ml = p["num_test_ml"]  # exact ML (L <= 3) on the first this-many test syndromes per rate (~5 ms each)
     c.fit = ml_collections.ConfigDict(dict(
         num_steps=p["num_steps"], seed=0, log_every=p["log_every"], eval_every=p["eval_every"],
