@@ -13,8 +13,8 @@ import numpy as np
 import optax
 
 from jaxsci import end
-from jaxsci.core.log import pyplot, save_figure
 from jaxsci.core import check_keys, gradient_step, init_train_state
+from jaxsci.core.log import pyplot, save_figure
 from jaxsci.end import baselines, metrics, symmetry, toric
 
 SYMMETRIZE = {"none": (), "point_group": symmetry.POINT_GROUP, "all": symmetry.ELEMENTS}
@@ -80,63 +80,57 @@ def test_curves(config, model, params, workdir: str, *, chunk: int = 20_000) -> 
     ``num_test_ml`` of them, with the network's and MWPM's accuracy on that same subset beside it (a paired
     gap); writes ``curves.json`` and ``curves.png``, returns the png."""
     L, noise, q = config.L, config.noise, config.measurement_error
-    decode = jax.jit(lambda s: end.decode(model, params, s))
+    # the weights are arguments of the jitted decoders, not compiled-in constants
+    decode = jax.jit(lambda prm, s: end.decode(model, prm, s))
     with_ml = q == 0 and L <= baselines.ml_max_distance(noise) and config.num_test_ml > 0
     elements = SYMMETRIZE[config.symmetrize]
     if elements and noise != "depolarizing":
         elements = tuple(w for w in elements if "dual" not in w)  # duality is a symmetry of depolarising noise only
-    decode_sym = jax.jit(lambda s: jnp.argmax(symmetry.symmetrize(lambda x: model.apply({"params": params}, x), s,
-                                                                  elements=elements), -1)) if elements else None
+    decode_sym = jax.jit(lambda prm, s: jnp.argmax(
+        symmetry.symmetrize(lambda x: model.apply({"params": prm}, x), s, elements=elements), -1))
+    num_ml = config.num_test_ml if with_ml else 0
+    num_sym = config.num_test_sym if elements else 0
     rows = []
     key = jax.random.key(10_000 + config.fit.seed)
     for k, p in enumerate(config.p_test):
-        counts = {"end": 0, "mwpm": 0}
-        subset = {"end": 0, "mwpm": 0, "ml": 0, "num": 0}
-        sym = {"end": 0, "end_sym": 0, "num": 0}
-        total, t_net, t_mwpm = 0, 0.0, 0.0
+        # per-syndrome correctness; ML and the symmetrised decoder only on the first num_ml / num_sym
+        right = {"end": [], "mwpm": [], "ml": [], "end_sym": []}
+        done = lambda name: sum(len(r) for r in right[name])  # noqa: E731
+        t_net = t_mwpm = 0.0
         for c in range(-(-config.num_test // chunk)):
             n = min(chunk, config.num_test - c * chunk)
             s, labels = toric.sample_batch(jax.random.fold_in(jax.random.fold_in(key, k), c), L, p, n, noise, q)
             s_np, labels = np.asarray(s), np.asarray(labels)
             t0 = time.perf_counter()
-            right = {"end": np.asarray(decode(s)) == labels}
+            right["end"].append(np.asarray(decode(params, s)) == labels)
             t_net += time.perf_counter() - t0
             t0 = time.perf_counter()
-            right["mwpm"] = baselines.mwpm_decode(s_np) == labels
+            right["mwpm"].append(baselines.mwpm_decode(s_np) == labels)
             t_mwpm += time.perf_counter() - t0
-            for name in counts:
-                counts[name] += int(right[name].sum())
-            m = min(n, config.num_test_ml - subset["num"]) if with_ml else 0
+            m = min(n, num_ml - done("ml"))
             if m > 0:
-                right["ml"] = baselines.ml_decode(s_np[:m], p, noise) == labels[:m]
-                for name in ("end", "mwpm", "ml"):
-                    subset[name] += int(right[name][:m].sum())
-                subset["num"] += m
-            m = min(n, config.num_test_sym - sym["num"]) if decode_sym is not None else 0
-            for lo in range(0, m, 1024):  # the orbit multiplies the batch by up to 16
+                right["ml"].append(baselines.ml_decode(s_np[:m], p, noise) == labels[:m])
+            m = min(n, num_sym - done("end_sym"))
+            for lo in range(0, max(m, 0), 1024):  # the orbit multiplies the batch by up to 16
                 hi = min(m, lo + 1024)
-                sym["end_sym"] += int(np.sum(np.asarray(decode_sym(s[lo:hi])) == labels[lo:hi]))
-            if m > 0:
-                sym["end"] += int(right["end"][:m].sum())
-                sym["num"] += m
-            total += n
-        row = {"p": float(p), "num": total}
-        for name in ("end", "mwpm"):
-            acc, low, high = metrics.accuracy_interval(counts[name], total)
-            row[name] = {"acc": acc, "low": low, "high": high}
-        if with_ml:
-            acc, low, high = metrics.accuracy_interval(subset["ml"], subset["num"])
-            row["ml"] = {"acc": acc, "low": low, "high": high, "num": subset["num"],
-                         "end_same_syndromes": subset["end"] / subset["num"], "mwpm_same_syndromes": subset["mwpm"] / subset["num"]}
-        if sym["num"]:
-            acc, low, high = metrics.accuracy_interval(sym["end_sym"], sym["num"])
-            row["end_sym"] = {"acc": acc, "low": low, "high": high, "num": sym["num"], "elements": len(elements),
-                              "end_same_syndromes": sym["end"] / sym["num"]}
+                right["end_sym"].append(np.asarray(decode_sym(params, s[lo:hi])) == labels[lo:hi])
+        right = {name: np.concatenate(r) if r else np.zeros(0, bool) for name, r in right.items()}
+        interval = lambda r: dict(zip(("acc", "low", "high"), metrics.accuracy_interval(int(r.sum()), r.size)))  # noqa: E731
+        row = {"p": float(p), "num": right["end"].size, "end": interval(right["end"]), "mwpm": interval(right["mwpm"])}
+        if right["ml"].size:
+            m = right["ml"].size
+            row["ml"] = {**interval(right["ml"]), "num": m, "end_same_syndromes": float(right["end"][:m].mean()),
+                         "mwpm_same_syndromes": float(right["mwpm"][:m].mean())}
+        if right["end_sym"].size:
+            m = right["end_sym"].size
+            row["end_sym"] = {**interval(right["end_sym"]), "num": m, "elements": len(elements),
+                              "end_same_syndromes": float(right["end"][:m].mean())}
         row["seconds"] = {"net": t_net, "mwpm": t_mwpm}
         rows.append(row)
         print(f"[end] L {L} p {p:.3f}: {config.head} {row['end']['acc']:.4f}  mwpm {row['mwpm']['acc']:.4f}"
-              + (f"  ml {row['ml']['acc']:.4f}" if with_ml else "")
-              + (f"  symmetrised {row['end_sym']['acc']:.4f} (plain {row['end_sym']['end_same_syndromes']:.4f} on those)" if sym["num"] else ""))
+              + (f"  ml {row['ml']['acc']:.4f}" if "ml" in row else "")
+              + (f"  symmetrised {row['end_sym']['acc']:.4f} (plain {row['end_sym']['end_same_syndromes']:.4f} on those)"
+                 if "end_sym" in row else ""))
     with open(os.path.join(workdir, "curves.json"), "w") as f:
         json.dump({"L": L, "noise": noise, "head": config.head, "rows": rows}, f, indent=1)
     return plot_curves(rows, os.path.join(workdir, "curves.png"), title=f"L = {L}, {noise}", label=config.head)

@@ -99,10 +99,6 @@ def _span(gens: np.ndarray) -> np.ndarray:
     return out
 
 
-# the largest (M_x * M_z) an ML call may enumerate per syndrome
-ML_MAX_PAIRS = 2**22
-
-
 @functools.lru_cache(maxsize=8)
 def _coset_tables(L: int):
     """Stabiliser groups times logicals, as masks: X-part elements (stars and X1, X2) and Z-part
@@ -146,14 +142,13 @@ def ml_posterior(syndromes, p: float, noise: str = "depolarizing") -> np.ndarray
     n = s.shape[0]
     x0 = _masks(((rx.astype(np.int64) @ s[..., 0].reshape(n, -1).T.astype(np.int64)) % 2).T)
     z0 = _masks(((rz.astype(np.int64) @ s[..., 1].reshape(n, -1).T.astype(np.int64)) % 2).T)
-    nq = 2 * L * L
     with jax.enable_x64(True):
         if noise == "bitflip":
             logr = np.log(p / (1 - p))
             post = _ml_bitflip(jnp.asarray(x0), jnp.asarray(gx), jnp.asarray(zl), logr)
         else:
             logr = np.log(p / 3 / (1 - p))
-            post = _ml_depolarizing(jnp.asarray(x0), jnp.asarray(z0), jnp.asarray(gx), jnp.asarray(gz), jnp.asarray(zl), jnp.asarray(xl), logr, nq)
+            post = _ml_depolarizing(jnp.asarray(x0), jnp.asarray(z0), jnp.asarray(gx), jnp.asarray(gz), jnp.asarray(zl), jnp.asarray(xl), logr)
         return np.asarray(post)
 
 
@@ -178,8 +173,8 @@ def _ml_bitflip(x0, gx, zl, logr):
     return jax.lax.map(one, x0)
 
 
-@functools.partial(jax.jit, static_argnums=7)
-def _ml_depolarizing(x0, z0, gx, gz, zl, xl, logr, nq):
+@jax.jit
+def _ml_depolarizing(x0, z0, gx, gz, zl, xl, logr):
     def one(xz):
         x, z = xz
         xs, zs = x ^ gx, z ^ gz

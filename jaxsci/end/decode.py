@@ -11,7 +11,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxsci.core import per_example_keys
@@ -64,8 +63,3 @@ def evaluate_accuracy(model, params, key, L: int, p: float, num: int, *, batch: 
     correct = _correct_count(model, params, key, jnp.float32(p), L, steps * batch, batch, noise, jnp.float32(measurement_error))
     return int(correct), steps * batch
 
-
-def sample_numpy(key, L: int, p: float, num: int, noise: str = "depolarizing", measurement_error: float = 0.0):
-    """``num`` (syndrome, label) pairs as numpy, for the classical baselines."""
-    s, labels = toric.sample_batch(key, L, jnp.float32(p), num, noise, jnp.float32(measurement_error))
-    return np.asarray(s), np.asarray(labels)

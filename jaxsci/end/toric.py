@@ -166,8 +166,8 @@ def _sample_batch(key, L, p, num, noise, measurement_error):
 
 
 def translate(x, shift: tuple[int, int]):
-    """Translate a lattice array ``(..., L, L)`` (or a syndrome ``(..., L, L, 2)`` if the last axis is
-    2 and the array is a syndrome: use :func:`translate_syndrome`) by ``(di, dj)``."""
+    """Translate a lattice array ``(..., L, L)`` (e.g. an error ``(..., 2, 2, L, L)``) by ``(di, dj)``:
+    entry ``(i, j)`` moves to ``(i + di, j + dj)``. Syndromes: :func:`translate_syndrome`."""
     return jnp.roll(x, shift, axis=(-2, -1))
 
 
