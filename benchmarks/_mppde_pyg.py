@@ -56,7 +56,7 @@ class PygMPPDE(nn.Module):
         self.layers = nn.ModuleList([Layer(p[f"gnn_{i}"]) for i in range(num_layers)])
         self.c1 = _conv(p["decoder_1"]["kernel"], p["decoder_1"]["bias"], decoder_strides)
         self.c2 = _conv(p["decoder_2"]["kernel"], p["decoder_2"]["bias"], 1)
-        self.steps = torch.arange(1, time_window + 1, dtype=torch.float32) * dt
+        self.register_buffer("steps", torch.arange(1, time_window + 1, dtype=torch.float32) * dt)  # moves with .to()
 
     def forward(self, u, pos, var, edge_index, batch, num_graphs):
         h = nn.functional.silu(self.e2(nn.functional.silu(self.e1(torch.cat([u, pos, var], -1)))))

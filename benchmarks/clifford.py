@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.harness import Row, register, time_call, time_jitted
+from benchmarks.harness import Row, register, time_call, time_jitted, torch_device
 from jaxsci.clifford import CliffordConv2d, CliffordSpectralConv2d
 
 
@@ -36,8 +36,10 @@ def _ours(layer, x):
 
 
 def _torch_fns(torch, layer, x_np, cot_np):
-    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x_np, -2, 1)))
-    cot = torch.from_numpy(np.ascontiguousarray(np.moveaxis(cot_np, -2, 1)))
+    dev = torch_device(torch)
+    layer.to(dev)
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x_np, -2, 1))).to(dev)
+    cot = torch.from_numpy(np.ascontiguousarray(np.moveaxis(cot_np, -2, 1))).to(dev)
 
     def fwd():
         with torch.no_grad():
@@ -85,7 +87,12 @@ def bench(quick: bool) -> list[Row]:
             r_bwd = time_call(b, repeats=ref_repeats).median_s
         case = f"{name} B{B} C{C} {N}x{N} {what}"
         label = "cliffordlayers 0.1.1" if ref is not None else ""
-        notes = f"torch threads {ref[0].get_num_threads()}" if ref is not None else "reference not installed"
+        if ref is None:
+            notes = "reference not installed"
+        elif torch_device(ref[0]) == "cuda":
+            notes = "torch on the GPU"
+        else:
+            notes = f"torch threads {ref[0].get_num_threads()}"
         rows.append(Row("clifford", f"{case} fwd", t_fwd.median_s, r_fwd, label, t_fwd.compile_s, notes=notes))
         rows.append(Row("clifford", f"{case} fwd+bwd", t_bwd.median_s, r_bwd, label, t_bwd.compile_s, notes=notes))
     return rows

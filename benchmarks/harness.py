@@ -19,6 +19,7 @@ import json
 import pathlib
 import platform
 import statistics
+import sys
 import time
 from typing import Any, Callable, Sequence
 
@@ -108,14 +109,25 @@ def time_call(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> Timing:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = fn(*args)
-        jax.block_until_ready(out) if _is_jax(out) else None
+        _wait(fn(*args))
         times.append(time.perf_counter() - t0)
     return Timing(statistics.median(times), None, tuple(times))
 
 
-def _is_jax(out: Any) -> bool:
-    return any(isinstance(x, jax.Array) for x in jax.tree.leaves(out))
+def _wait(out: Any) -> None:
+    """Wait for asynchronous device work: JAX arrays, or torch's CUDA stream when torch ran on a GPU."""
+    leaves = jax.tree.leaves(out)
+    if any(isinstance(x, jax.Array) for x in leaves):
+        jax.block_until_ready(out)
+    torch = sys.modules.get("torch")
+    if torch is not None and any(getattr(x, "is_cuda", False) for x in leaves):
+        torch.cuda.synchronize()
+
+
+def torch_device(torch) -> str:
+    """Where a torch reference runs: ``"cuda"`` when JAX runs on a GPU and torch sees one (the same chip as
+    ours, so the ratio compares implementations, not machines), else ``"cpu"``."""
+    return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
 
 
 def _fmt(x: float | None) -> str:

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.harness import Row, register, time_call, time_jitted
+from benchmarks.harness import Row, register, time_call, time_jitted, torch_device
 from jaxsci import mppde
 from jaxsci.mppde.model import decoder_shape
 from jaxsci.pde import burgers
@@ -27,28 +27,31 @@ def _pyg_rows(model, params, setup, u, eq, batch, quick, ours_s, ours_out) -> li
     except ImportError:
         return [Row("mppde", f"rollout E1 nx {setup.nx}, batch {batch}", ours_s, None, "PyG (not installed)")]
     k1, s1, k2 = decoder_shape(model.hidden, model.time_window)
-    net = PygMPPDE(jax.device_get(params), model.num_layers, s1, setup.dt, setup.time_window)
+    dev = torch_device(torch)
+    net = PygMPPDE(jax.device_get(params), model.num_layers, s1, setup.dt, setup.time_window).to(dev)
     graph = setup.graph()
-    edge_index, node_batch = batch_graph(graph.senders, graph.receivers, setup.nx, batch)
-    pos = torch.tensor(np.tile(np.asarray(setup.grid() / setup.length), batch)[:, None], dtype=torch.float32)
+    edge_index, node_batch = (x.to(dev) for x in batch_graph(graph.senders, graph.receivers, setup.nx, batch))
+    pos = torch.tensor(np.tile(np.asarray(setup.grid() / setup.length), batch)[:, None], dtype=torch.float32,
+                       device=dev)
     k, start = setup.time_window, setup.gt_steps * setup.time_window
     num_windows = (setup.nt - start) // k
 
     @torch.no_grad()
     def torch_rollout():
-        window = torch.tensor(np.asarray(u[:, start - k : start]).transpose(0, 2, 1).reshape(batch * setup.nx, k))
+        window = torch.tensor(np.asarray(u[:, start - k : start]).transpose(0, 2, 1).reshape(batch * setup.nx, k),
+                              device=dev)
         outs = []
         for i in range(num_windows):
-            t = torch.full((batch * setup.nx, 1), (start + i * k) * setup.dt / setup.t_end)
+            t = torch.full((batch * setup.nx, 1), (start + i * k) * setup.dt / setup.t_end, device=dev)
             window = net(window, pos, t, edge_index, node_batch, batch)
             outs.append(window)
         return torch.stack(outs)
 
-    out = torch_rollout().numpy()  # (W, B*N, K) -> (B, W*K, N)
+    out = torch_rollout().cpu().numpy()  # (W, B*N, K) -> (B, W*K, N)
     out = out.reshape(num_windows, batch, setup.nx, k).transpose(1, 0, 3, 2).reshape(batch, num_windows * k, setup.nx)
     diff = float(np.max(np.abs(out - np.asarray(ours_out))))
     ref = time_call(torch_rollout, repeats=2 if quick else 5)
-    return [Row("mppde", f"rollout E1 nx {setup.nx}, batch {batch}", ours_s, ref.median_s, "PyG, same weights (CPU torch)",
+    return [Row("mppde", f"rollout E1 nx {setup.nx}, batch {batch}", ours_s, ref.median_s, f"PyG, same weights ({dev} torch)",
                 notes=f"max |diff| {diff:.1e}")]
 
 
