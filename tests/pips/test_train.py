@@ -1,0 +1,65 @@
+"""The PIPS runner end to end on the test preset, the alanine dipeptide system it builds (start in C5,
+target in C7ax), and config refusals before any work."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import train
+from train.__main__ import main
+
+pytest.importorskip("openmm")
+
+
+@pytest.fixture(scope="module")
+def built():
+    from jaxsci.pips import molecules
+
+    return molecules.alanine_dipeptide()
+
+
+def test_alanine_start_and_target_basins(built):
+    phi, psi = np.rad2deg(built.start_phi_psi)
+    assert -170 < phi < -130 and (psi > 140 or psi < -170)  # C5 (the original's "C7eq" file)
+    phi, psi = np.rad2deg(built.target_phi_psi)
+    assert 45 < phi < 85 and -80 < psi < -20  # C7ax
+    system = built.system
+    np.testing.assert_allclose(np.asarray(system.cv(system.start)), built.start_phi_psi, atol=1e-5)
+    # both are minima of the force field: small forces compared with a thermal kick
+    for x in (system.start, system.target):
+        assert float(np.abs(np.asarray(jax.grad(system.potential)(x))).max()) < 300.0
+    assert float(system.potential(system.start)) < float(system.potential(system.target)) + 20.0
+
+
+def test_runner_end_to_end(tmp_path):
+    cfg = f"{train.CONFIG_DIR / 'pips.py'}:test"
+    assert main(["pips", "--config", cfg, "--workdir", str(tmp_path), "--config.fit.progress=False"]) in (0, None)
+    out = json.loads((tmp_path / "paths.json").read_text())
+    assert set(out["metrics"]) == {"pips", "md_300K", "md_1000K", "steered_md"}
+    for m in out["metrics"].values():
+        assert 0.0 <= m["hit"] <= 1.0 and m["rmsd"] > 0
+    assert (tmp_path / "paths.png").stat().st_size > 1000
+    evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+    assert evals and "hit" in evals[-1]
+
+
+@pytest.mark.parametrize("override, match", [
+    ("--config.mode=bias", "unknown mode"),
+    ("--config.implicit=tip3p", "unknown implicit"),
+    ("--config.optimizer=lbfgs", "unknown optimizer"),
+])
+def test_bad_values_are_refused_before_work(override, match):
+    from train.pips import make_problem
+
+    config = train.load_config(f"{train.CONFIG_DIR / 'pips.py'}:test")
+    key, value = override[len("--config."):].split("=")
+    config[key] = value
+    with pytest.raises(ValueError, match=match):
+        make_problem(config)
+
+
+def test_unknown_key_is_a_config_error():
+    with pytest.raises(SystemExit, match="config error"):
+        main(["pips", "--config", f"{train.CONFIG_DIR / 'pips.py'}:test", "--config.sigmaa=0.1"])

@@ -1,0 +1,131 @@
+"""PIPS experiment: train the transition-path policy of alanine dipeptide (C5 -> C7ax) with PICE through
+the shared loop, then compare its paths with unbiased MD (300 K and a raised temperature) and steered MD
+along (phi, psi), all with the same path length and dynamics."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxsci import pips
+from jaxsci.core import check_keys, init_train_state
+from jaxsci.core.log import pyplot, save_figure
+from jaxsci.pips import baselines, molecules
+
+CONFIG_KEYS = (
+    "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
+    "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
+    "learning_rate", "hot_temp", "steered_spring", "fit",
+)
+MOLECULES = ("alanine_dipeptide",)
+IMPLICIT = {"none": None, "obc": "obc", "gbn2": "gbn2"}
+OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+EVAL_METRICS = ("hit", "max_energy_hit", "max_energy", "distance_error", "rmsd")
+
+
+def check_config(config) -> None:
+    """Refuse unknown keys and values before any work (building the molecule takes seconds)."""
+    check_keys(config, CONFIG_KEYS, "pips config")
+    for key, allowed in (("molecule", MOLECULES), ("implicit", tuple(IMPLICIT)), ("mode", pips.policy.MODES),
+                         ("optimizer", tuple(OPTIMIZERS))):
+        if config[key] not in allowed:
+            raise ValueError(f"unknown {key} {config[key]!r}; choose from {allowed}")
+    if config.num_replicas < 1 or config.num_eval < 1:
+        raise ValueError("num_replicas and num_eval must be >= 1")
+
+
+def pice_config(config) -> pips.PICEConfig:
+    return pips.PICEConfig(num_steps=config.num_steps, dt=config.dt, temp=config.temp, friction=config.friction,
+                           sigma=config.sigma, control_scale=config.control_scale, grad_scale=config.grad_scale,
+                           terminal_scale=config.terminal_scale, abs_noise_cost=config.abs_noise_cost,
+                           save_every=config.save_every)
+
+
+def make_problem(config):
+    check_config(config)
+    cfg = pice_config(config)
+    built = molecules.alanine_dipeptide(IMPLICIT[config.implicit])
+    system = built.system
+    n_atoms = system.start.shape[0]
+    model = pips.PolicyMLP(num_atoms=n_atoms, mode=config.mode, features=tuple(config.features))
+    optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
+    state = init_train_state(pips.init(jax.random.key(config.fit.seed), model, system.start), optimizer)
+    step = pips.make_step(model, system, cfg, optimizer)
+    x0 = np.broadcast_to(np.asarray(system.start), (config.num_replicas, n_atoms, 3)).copy()
+    batch = {"x0": x0, "index": np.arange(config.num_replicas, dtype=np.int32)}
+
+    def data(i):
+        return batch
+
+    eval_x0 = jnp.broadcast_to(system.start, (config.num_eval, n_atoms, 3))
+
+    def evaluate(state, key):
+        keys = jax.random.split(key, config.num_eval)
+        paths, _ = pips.rollout(model, state.params, system, cfg, eval_x0, keys)
+        return pips.path_metrics(system, paths)
+
+    def plot(state, path):
+        return compare_paths(config, built, model, state.params, os.path.dirname(path))
+
+    return step, state, data, evaluate, plot
+
+
+def compare_paths(config, built, model, params, workdir: str) -> str:
+    """PIPS, unbiased MD (``temp`` and ``hot_temp``) and steered MD, ``num_eval`` paths each of the same
+    length: metrics to ``paths.json``, the paths on (phi, psi) and the energy along them to ``paths.png``."""
+    system, cfg = built.system, pice_config(config)
+    x0 = jnp.broadcast_to(system.start, (config.num_eval, *system.start.shape))
+    keys = jax.random.split(jax.random.key(20_000 + config.fit.seed), config.num_eval)
+    md = dict(num_steps=cfg.num_steps, dt=cfg.dt, friction=cfg.friction, save_every=cfg.save_every,
+              terminal_scale=cfg.terminal_scale)
+    runs = {
+        "pips": jax.jit(lambda p, k: pips.rollout(model, p, system, cfg, x0, k)[0])(params, keys),
+        f"md_{config.temp:g}K": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=cfg.temp, **md))(keys),
+        f"md_{config.hot_temp:g}K": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=config.hot_temp, **md))(keys),
+        "steered_md": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=cfg.temp,
+                                                           bias=baselines.steered_bias(system, config.steered_spring), **md))(keys),
+    }
+    metrics = {name: {k: float(v) for k, v in pips.path_metrics(system, paths).items()} for name, paths in runs.items()}
+    for name, m in metrics.items():
+        print(f"[pips] {name}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()))
+    out = {"start_phi_psi": built.start_phi_psi.tolist(), "target_phi_psi": built.target_phi_psi.tolist(),
+           "num_paths": config.num_eval, "num_steps": cfg.num_steps, "metrics": metrics}
+    with open(os.path.join(workdir, "paths.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    return plot_paths(system, runs, built, os.path.join(workdir, "paths.png"))
+
+
+def plot_paths(system, runs, built, path: str, max_paths: int = 16) -> str:
+    plt = pyplot()
+    fig, axes = plt.subplots(2, len(runs), figsize=(3.2 * len(runs), 6.0))
+    start, target = np.rad2deg(built.start_phi_psi), np.rad2deg(built.target_phi_psi)
+    for j, (name, paths) in enumerate(runs.items()):
+        angles = np.rad2deg(np.asarray(jax.vmap(jax.vmap(system.cv))(paths.saved[:max_paths])))  # (n, K, 2)
+        ax = axes[0, j]
+        for a in angles:
+            jumps = np.abs(np.diff(a, axis=0)).max(-1) > 180  # do not draw across the periodic boundary
+            a = a.copy()
+            a[1:][jumps] = np.nan
+            ax.plot(a[:, 0], a[:, 1], lw=0.7, alpha=0.7)
+        ax.plot(*start, "ko", ms=5, label="start (C5)")
+        ax.plot(*target, "r*", ms=9, label="target (C7ax)")
+        ax.add_patch(plt.Circle(target, np.rad2deg(system.hit_radius), fill=False, color="r", ls="--"))
+        ax.set(xlim=(-180, 180), ylim=(-180, 180), xlabel="phi (deg)", ylabel="psi (deg)", title=name)
+        ax = axes[1, j]
+        energy = np.asarray(paths.energy[:max_paths])
+        ax.plot(np.arange(1, energy.shape[1] + 1) / energy.shape[1], energy.T, lw=0.7, alpha=0.7)
+        ax.set(xlabel="fraction of the path", ylabel="potential energy (kJ/mol)")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
+
+
+def train_and_evaluate(config, workdir, resume: bool = False) -> dict:
+    from train import fit_and_plot
+
+    return fit_and_plot("pips", config, workdir, make_problem(config), resume)
