@@ -20,9 +20,9 @@ from jaxsci.pips import baselines, molecules
 CONFIG_KEYS = (
     "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
     "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
-    "learning_rate", "hot_temp", "steered_spring", "fit",
+    "learning_rate", "clip_norm", "hot_temp", "steered_spring", "fit",
 )
-MOLECULES = ("alanine_dipeptide",)
+MOLECULES = ("alanine_dipeptide", "polyproline", "chignolin")
 IMPLICIT = {"none": None, "obc": "obc", "gbn2": "gbn2"}
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
 EVAL_METRICS = ("hit", "max_energy_hit", "max_energy", "distance_error", "rmsd")
@@ -49,13 +49,18 @@ def pice_config(config) -> pips.PICEConfig:
 def make_problem(config):
     check_config(config)
     cfg = pice_config(config)
-    built = molecules.alanine_dipeptide(IMPLICIT[config.implicit])
+    if config.molecule == "alanine_dipeptide":
+        built = molecules.alanine_dipeptide(IMPLICIT[config.implicit])
+    elif config.implicit != "gbn2":
+        raise ValueError(f"{config.molecule} is built in GBn2 implicit solvent, as in the paper: set implicit='gbn2'")
+    else:
+        built = molecules.BUILDERS[config.molecule]()
     system = built.system
     n_atoms = system.start.shape[0]
     model = pips.PolicyMLP(num_atoms=n_atoms, mode=config.mode, features=tuple(config.features))
     optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
     state = init_train_state(pips.init(jax.random.key(config.fit.seed), model, system.start), optimizer)
-    step = pips.make_step(model, system, cfg, optimizer)
+    step = pips.make_step(model, system, cfg, optimizer, clip_norm=config.clip_norm or None)
     x0 = np.broadcast_to(np.asarray(system.start), (config.num_replicas, n_atoms, 3)).copy()
     batch = {"x0": x0, "index": np.arange(config.num_replicas, dtype=np.int32)}
 
@@ -83,17 +88,19 @@ def compare_paths(config, built, model, params, workdir: str) -> str:
     keys = jax.random.split(jax.random.key(20_000 + config.fit.seed), config.num_eval)
     md = dict(num_steps=cfg.num_steps, dt=cfg.dt, friction=cfg.friction, save_every=cfg.save_every,
               terminal_scale=cfg.terminal_scale)
+    unbiased = jax.jit(lambda k, temp: baselines.md_paths(system, x0, k, temp=temp, **md))  # one compile, two temperatures
+    steered = jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=cfg.temp,
+                                                   bias=baselines.steered_bias(system, config.steered_spring), **md))
     runs = {
         "pips": jax.jit(lambda p, k: pips.rollout(model, p, system, cfg, x0, k)[0])(params, keys),
-        f"md_{config.temp:g}K": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=cfg.temp, **md))(keys),
-        f"md_{config.hot_temp:g}K": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=config.hot_temp, **md))(keys),
-        "steered_md": jax.jit(lambda k: baselines.md_paths(system, x0, k, temp=cfg.temp,
-                                                           bias=baselines.steered_bias(system, config.steered_spring), **md))(keys),
+        f"md_{config.temp:g}K": unbiased(keys, jnp.float32(cfg.temp)),
+        f"md_{config.hot_temp:g}K": unbiased(keys, jnp.float32(config.hot_temp)),
+        "steered_md": steered(keys),
     }
     metrics = {name: {k: float(v) for k, v in pips.path_metrics(system, paths).items()} for name, paths in runs.items()}
     for name, m in metrics.items():
         print(f"[pips] {name}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()))
-    out = {"start_phi_psi": built.start_phi_psi.tolist(), "target_phi_psi": built.target_phi_psi.tolist(),
+    out = {"start_cv": built.start_cv.tolist(), "target_cv": built.target_cv.tolist(),
            "num_paths": config.num_eval, "num_steps": cfg.num_steps, "metrics": metrics}
     with open(os.path.join(workdir, "paths.json"), "w") as f:
         json.dump(out, f, indent=1)
@@ -101,11 +108,27 @@ def compare_paths(config, built, model, params, workdir: str) -> str:
 
 
 def plot_paths(system, runs, built, path: str, max_paths: int = 16) -> str:
+    """Top: the paths on (phi, psi) for alanine dipeptide, else the distance of the collective variables to
+    the target's along the path (the hit radius dashed); bottom: the potential energy along the path."""
     plt = pyplot()
     fig, axes = plt.subplots(2, len(runs), figsize=(3.2 * len(runs), 6.0))
-    start, target = np.rad2deg(built.start_phi_psi), np.rad2deg(built.target_phi_psi)
+    start, target = np.rad2deg(built.start_cv), np.rad2deg(built.target_cv)
+    plane = system.cv_periodic and start.shape == (2,)
     for j, (name, paths) in enumerate(runs.items()):
-        angles = np.rad2deg(np.asarray(jax.vmap(jax.vmap(system.cv))(paths.saved[:max_paths])))  # (n, K, 2)
+        cvs = np.asarray(jax.vmap(jax.vmap(system.cv))(paths.saved[:max_paths]))  # (n, K, d)
+        if not plane:
+            d = cvs - np.asarray(built.target_cv)
+            d = np.mod(d + np.pi, 2 * np.pi) - np.pi if system.cv_periodic else d
+            ax = axes[0, j]
+            frac = np.arange(1, cvs.shape[1] + 1) / cvs.shape[1]
+            ax.plot(frac, np.linalg.norm(d, axis=-1).T, lw=0.7, alpha=0.7)
+            ax.axhline(system.hit_radius, color="r", ls="--")
+            ax.set(xlabel="fraction of the path", ylabel="|cv - cv(target)|", title=name)
+            energy = np.asarray(paths.energy[:max_paths])
+            axes[1, j].plot(frac, energy.T, lw=0.7, alpha=0.7)
+            axes[1, j].set(xlabel="fraction of the path", ylabel="potential energy (kJ/mol)")
+            continue
+        angles = np.rad2deg(cvs)
         ax = axes[0, j]
         for a in angles:
             jumps = np.abs(np.diff(a, axis=0)).max(-1) > 180  # do not draw across the periodic boundary
@@ -120,7 +143,8 @@ def plot_paths(system, runs, built, path: str, max_paths: int = 16) -> str:
         energy = np.asarray(paths.energy[:max_paths])
         ax.plot(np.arange(1, energy.shape[1] + 1) / energy.shape[1], energy.T, lw=0.7, alpha=0.7)
         ax.set(xlabel="fraction of the path", ylabel="potential energy (kJ/mol)")
-    axes[0, 0].legend(fontsize=7)
+    if plane:
+        axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=100)
 

@@ -1,6 +1,11 @@
 """PIPS systems built by our own code: start and target conformations set by backbone dihedrals and
 minimised with the JAX force field (needs ``openmm`` and ``pdbfixer``, the ``md`` extra).
 
+Polyproline ACE-PRO3-NME (PP-II -> PP-I: every peptide bond trans -> cis; collective variables the four
+omegas, a hit when their wrapped distance to the target's is below 1 rad) and chignolin (unfolded ->
+an approximate hairpin; collective variables the CA-CA distances G1-G10, Y2-W9, D3-T8, a hit when
+within 0.3 nm of the target's), both amber14 (ff14SB) + GBn2, built by :mod:`jaxsci.md.peptides`.
+
 Alanine dipeptide: the original's start file "C7eq" is really the C5 basin (phi, psi ~ -147, 174 deg);
 its target is C7ax (phi ~ 65 deg). We set (phi, psi) on pdbfixer's structure (plus hydrogens), minimise
 (dihedrals free), and take the minimised configurations as start and target; the hit criterion is the
@@ -16,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsci.md import forcefield as ffmod
-from jaxsci.md import geometry, structures
+from jaxsci.md import geometry, peptides, structures
 from jaxsci.pips.pice import System
 
 C5 = (-150.0, 170.0)  # degrees: the original's start basin
@@ -26,13 +31,14 @@ C7AX = (70.0, -60.0)  # degrees: set before minimising into the C7ax basin
 @dataclasses.dataclass
 class Built:
     """A PIPS ``system`` with its ``molecule`` (structures.Molecule), ``forcefield`` and the minimised
-    ``start_phi_psi`` / ``target_phi_psi`` (radians)."""
+    collective variables of the start and the target, ``start_cv`` / ``target_cv`` (phi, psi in radians for
+    alanine dipeptide)."""
 
     system: System
     molecule: structures.Molecule
     forcefield: ffmod.ForceField
-    start_phi_psi: np.ndarray
-    target_phi_psi: np.ndarray
+    start_cv: np.ndarray
+    target_cv: np.ndarray
 
 
 def cast(ff: ffmod.ForceField, dtype) -> ffmod.ForceField:
@@ -63,3 +69,38 @@ def alanine_dipeptide(implicit: str | None = None, *, start_deg=C5, target_deg=C
                     cv=lambda x: ffmod.dihedral(x, idx), cv_periodic=True, hit_radius=hit_radius)
     angles = lambda x: np.asarray(ffmod.dihedral(jnp.asarray(x), idx))  # noqa: E731
     return Built(system, mol, ff, angles(start), angles(target))
+
+
+def _peptide_system(start: peptides.Peptide, target: peptides.Peptide, cv, cv_periodic: bool, hit_radius: float,
+                    dtype) -> Built:
+    names = lambda p: [a.name for a in p.molecule.topology.atoms()]  # noqa: E731
+    if names(start) != names(target):
+        raise ValueError("start and target were built with different atom orders")
+    ff64 = ffmod.from_openmm(start.molecule.system)
+    ff = cast(ff64, dtype)
+    x0, x1 = (jnp.asarray(p.molecule.positions, dtype) for p in (start, target))
+    system = System(potential=lambda x: ffmod.energy(ff, x), masses=jnp.asarray(ff64.masses, dtype), start=x0,
+                    target=x1, cv=cv, cv_periodic=cv_periodic, hit_radius=hit_radius)
+    return Built(system, start.molecule, ff, np.asarray(cv(x0)), np.asarray(cv(x1)))
+
+
+def polyproline(*, minimize_steps: int = 2000, dtype=jnp.float32) -> Built:
+    """ACE-PRO3-NME from PP-II (all trans) to PP-I (all cis); cv = the four omegas (rad)."""
+    start = peptides.polyproline("PPII", minimize_steps=minimize_steps)
+    target = peptides.polyproline("PPI", minimize_steps=minimize_steps)
+    idx = jnp.asarray(start.omega_idx)
+    return _peptide_system(start, target, lambda x: ffmod.dihedral(x, idx), True, 1.0, dtype)
+
+
+def chignolin(*, minimize_steps: int = 2000, dtype=jnp.float32) -> Built:
+    """Chignolin from fully extended to the approximate hairpin of :func:`jaxsci.md.peptides.chignolin`;
+    cv = CA-CA distances G1-G10, Y2-W9, D3-T8 (nm)."""
+    start = peptides.chignolin("unfolded", minimize_steps=minimize_steps)
+    target = peptides.chignolin("folded", minimize_steps=minimize_steps)
+    ca = [a.index for a in start.molecule.topology.atoms() if a.name == "CA"]
+    pairs = jnp.asarray([[ca[0], ca[9]], [ca[1], ca[8]], [ca[2], ca[7]]])
+    cv = lambda x: jnp.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=-1)  # noqa: E731
+    return _peptide_system(start, target, cv, False, 0.3, dtype)
+
+
+BUILDERS = {"alanine_dipeptide": alanine_dipeptide, "polyproline": polyproline, "chignolin": chignolin}

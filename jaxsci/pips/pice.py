@@ -144,10 +144,16 @@ def importance_weights(cost: jax.Array) -> tuple[jax.Array, jax.Array]:
     return w, 1.0 / jnp.sum(w**2)
 
 
-def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: optax.GradientTransformation):
+def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: optax.GradientTransformation, *,
+              clip_norm: float | None = None):
     """``step(state, batch, key) -> (state, metrics)`` for :func:`jaxsci.core.fit`: one PICE update from
     ``n`` rollouts. ``batch = {"x0": (n, N, 3), "index": (n,) int}``; replica i's randomness is
-    ``fold_in(key, index_i)``, so the result does not depend on how the replicas are split over devices."""
+    ``fold_in(key, index_i)``, so the result does not depend on how the replicas are split over devices.
+    ``clip_norm``: rescale the weighted gradient to at most this global norm (None: the original's plain
+    update). A replica whose path blew up (non-finite cost) gets weight 0 and is counted in ``diverged``;
+    the other metrics average the finite replicas (all diverged: NaN, which stops the loop)."""
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_norm must be positive, got {clip_norm}")
 
     def step(state: TrainState, batch, key):
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(batch["index"])
@@ -155,30 +161,37 @@ def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: opta
         w, ess = importance_weights(paths.cost)
         ok = jnp.isfinite(paths.cost)  # a blown-up replica's gradient may be NaN: 0 * NaN would poison the sum
         grads = jax.tree.map(lambda g: jnp.tensordot(w.astype(g.dtype), jnp.where(ok.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0), axes=1), grads)
+        grad_norm = global_norm(grads)
+        if clip_norm is not None:
+            scale = jnp.minimum(1.0, clip_norm / jnp.maximum(grad_norm, 1e-30))
+            grads = jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         state = state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state)
-        metrics = {"cost": jnp.mean(paths.cost), "cost_min": jnp.min(paths.cost), "diverged": jnp.sum(~ok), "terminal": jnp.mean(paths.terminal),
-                   "control_cost": jnp.mean(paths.control_cost), "ess": ess, "grad_norm": global_norm(grads),
-                   **path_metrics(system, paths, hit_energy=False)}
+        mean = lambda v: jnp.sum(jnp.where(ok, v, 0.0)) / jnp.sum(ok)  # noqa: E731
+        metrics = {"cost": mean(paths.cost), "cost_min": jnp.min(paths.cost), "diverged": jnp.sum(~ok),
+                   "terminal": mean(paths.terminal), "control_cost": mean(paths.control_cost), "ess": ess,
+                   "grad_norm": grad_norm, **path_metrics(system, paths, hit_energy=False)}
         return state, metrics
 
     return step
 
 
 def path_metrics(system: System, paths: Paths, *, hit_energy: bool = True) -> dict[str, jax.Array]:
-    """Means over replicas: ``hit`` (fraction whose final collective variables lie within ``hit_radius`` of
+    """Means over replicas (paths that blew up count as misses and are left out of the other means): ``hit`` (fraction whose final collective variables lie within ``hit_radius`` of
     the target's, if ``system.cv``), ``max_energy_hit`` (mean over hit paths of the maximum energy along
     the path, kJ/mol; NaN without hits, so left out with ``hit_energy=False``, as in the training step's
     metrics, which the loop checks for NaN), ``max_energy``, ``distance_error`` (RMS of D(x) - D(target), nm)
     and ``rmsd`` (after Kabsch alignment to the target, nm)."""
     target = jnp.asarray(system.target, paths.x.dtype)
+    ok = jnp.isfinite(paths.cost) & jnp.all(jnp.isfinite(paths.x), axis=(-2, -1))
+    mean = lambda v: jnp.sum(jnp.where(ok, v, 0.0)) / jnp.sum(ok)  # noqa: E731  (blown-up paths left out)
     out = {
-        "max_energy": jnp.mean(paths.max_energy),
-        "distance_error": jnp.mean(jnp.sqrt(jnp.mean((pairwise_distances(paths.x) - pairwise_distances(target)) ** 2, (-2, -1)))),
-        "rmsd": jnp.mean(jax.vmap(lambda x: kabsch_rmsd(x, target))(paths.x)),
+        "max_energy": mean(paths.max_energy),
+        "distance_error": mean(jnp.sqrt(jnp.mean((pairwise_distances(paths.x) - pairwise_distances(target)) ** 2, (-2, -1)))),
+        "rmsd": mean(jax.vmap(lambda x: kabsch_rmsd(x, target))(paths.x)),
     }
     if system.cv is not None:
-        hit = hits(system, paths.x)
+        hit = hits(system, paths.x) & ok
         out["hit"] = jnp.mean(hit)
         if hit_energy:
             out["max_energy_hit"] = jnp.sum(jnp.where(hit, paths.max_energy, 0.0)) / jnp.sum(hit)

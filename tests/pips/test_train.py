@@ -21,12 +21,12 @@ def built():
 
 
 def test_alanine_start_and_target_basins(built):
-    phi, psi = np.rad2deg(built.start_phi_psi)
+    phi, psi = np.rad2deg(built.start_cv)
     assert -170 < phi < -130 and (psi > 140 or psi < -170)  # C5 (the original's "C7eq" file)
-    phi, psi = np.rad2deg(built.target_phi_psi)
+    phi, psi = np.rad2deg(built.target_cv)
     assert 45 < phi < 85 and -80 < psi < -20  # C7ax
     system = built.system
-    np.testing.assert_allclose(np.asarray(system.cv(system.start)), built.start_phi_psi, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(system.cv(system.start)), built.start_cv, atol=1e-5)
     # both are minima of the force field: small forces compared with a thermal kick
     for x in (system.start, system.target):
         assert float(np.abs(np.asarray(jax.grad(system.potential)(x))).max()) < 300.0
@@ -49,6 +49,8 @@ def test_runner_end_to_end(tmp_path):
     ("--config.mode=bias", "unknown mode"),
     ("--config.implicit=tip3p", "unknown implicit"),
     ("--config.optimizer=lbfgs", "unknown optimizer"),
+    ("--config.molecule=ubiquitin", "unknown molecule"),
+    ("--config.molecule=chignolin", "GBn2"),  # the peptides are built in GBn2 only
 ])
 def test_bad_values_are_refused_before_work(override, match):
     from train.pips import make_problem

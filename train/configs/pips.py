@@ -1,4 +1,4 @@
-"""pips: transition paths of alanine dipeptide (C5 -> C7ax) by path-integral stochastic optimal control.
+"""pips: molecular transition paths (alanine dipeptide C5 -> C7ax; polyproline, chignolin) by path-integral stochastic optimal control.
 
 Command: ``python -m train pips --config train/configs/pips.py:small --workdir runs/pips``
 (``--config.mode=potential|force``, ``--config.implicit=none|obc|gbn2``).
@@ -31,8 +31,8 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     p = presets[preset]
     c = ml_collections.ConfigDict()
     c.preset = preset
-    c.molecule = "alanine_dipeptide"
-    c.implicit = "none"  # none (vacuum) | obc | gbn2
+    c.molecule = "alanine_dipeptide"  # | polyproline (PP-II -> PP-I) | chignolin (unfolded -> hairpin): set implicit=gbn2
+    c.implicit = "none"  # alanine dipeptide: none (vacuum) | obc | gbn2; the peptides: gbn2 only
     c.mode = "potential"  # potential (u = -grad b) | force
     c.features = p["features"]
     c.num_replicas = p["num_replicas"]  # rollouts per PICE update
@@ -49,6 +49,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.abs_noise_cost = True
     c.optimizer = p["optimizer"]  # sgd (the original's) | adam
     c.learning_rate = p["learning_rate"]
+    c.clip_norm = 0.0  # > 0: clip the PICE gradient's global norm (0: the original's plain update)
     c.hot_temp = 1000.0  # K, the raised-temperature MD baseline
     c.steered_spring = 500.0  # kJ/mol/rad^2 on (phi, psi), the steered-MD baseline
     c.fit = ml_collections.ConfigDict(dict(
