@@ -153,7 +153,7 @@ def bench(quick: bool) -> list[Row]:
     """PIPS controlled rollouts (replica-steps/s) and energy + force evaluations/s of alanine dipeptide vs OpenMM."""
     try:
         import openmm
-        import pdbfixer  # noqa: F401
+        import pdbfixer  # noqa: F401  (the molecule is built from its file)
     except ImportError:
         return [Row("pips", "alanine dipeptide (all cases)", 0.0, None, "openmm not installed",
                     notes="openmm and pdbfixer (the md extra) build the molecule")]

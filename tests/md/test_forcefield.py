@@ -28,12 +28,7 @@ _TERM_OF_FORCE = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # float64 throughout (tests/md/conftest.py)
 
 
 @functools.lru_cache(maxsize=None)

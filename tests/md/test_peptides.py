@@ -20,12 +20,7 @@ F_TOL = 1e-3  # kJ/mol/nm
 CLASH = 0.08  # nm
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # float64 throughout (tests/md/conftest.py)
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,12 +12,7 @@ from jaxsci.md import forcefield as F  # noqa: E402
 from jaxsci.md import structures as S  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # float64 throughout (tests/md/conftest.py)
 
 
 @pytest.fixture(scope="module")
