@@ -34,7 +34,7 @@ def test_sweep_runs_jobs_in_parallel_and_stops_at_the_deadline(tmp_path):
         "long: demo --config train/configs/demo.py:test --config.fit.num_steps=10000000 --config.fit.eval_every=50\n"
     )
     root = tmp_path / "runs"
-    code = sweep.main([str(jobs), "--parallel", "2", "--root", str(root), "--deadline", "25", "--show", "mse"])
+    code = sweep.main([str(jobs), "--parallel", "2", "--root", str(root), "--deadline", "15", "--show", "mse"])
     rows = {r["name"]: r for r in json.loads((root / "sweep.json").read_text())}
     assert code == 1  # not every job finished
     assert rows["short"]["status"] == "ok" and rows["short"]["rc"] == 0
