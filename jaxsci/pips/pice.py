@@ -14,6 +14,11 @@ the original's absolute value). The importance weights are ``w = softmax(-S)`` o
 the PICE gradient is ``sum_n w_n sum_t (d u(x_t) / d theta)^T (-eps_t)``, accumulated per replica inside
 the rollout's ``lax.scan`` (positions are not differentiated through, as in the original). The
 effective sample size ``1 / sum_n w_n^2`` is reported.
+
+Two differences from the original's loop, both deliberate: it passes each action through the state's
+velocity slot into the next OpenMM step, so a control acts one step late (and the first step is
+uncontrolled); ours acts in the step it is computed for. And its replicas start from the minimised
+structure with zero velocities; ours draw Maxwell-Boltzmann velocities at ``temp``.
 """
 
 from __future__ import annotations
@@ -120,7 +125,7 @@ def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.A
             ue = jnp.sum(u * eps)
             cost = cost + (0.5 * jnp.sum(u * u) + (jnp.abs(ue) if cfg.abs_noise_cost else ue)) / lam
             state = langevin.middle_step(system.potential, state, masses, xi, dt=cfg.dt, friction=cfg.friction,
-                                        temp=cfg.temp, external=cfg.control_scale * (u + eps))
+                                         temp=cfg.temp, external=cfg.control_scale * (u + eps))
             return (state, cost, jnp.maximum(emax, state.energy), grads), None
 
         def block(carry, k):

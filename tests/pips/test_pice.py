@@ -63,7 +63,7 @@ def test_scan_gradients_and_costs_match_an_explicit_loop(mode):
             total = jax.tree.map(jnp.add, total, g)
             cost += (0.5 * jnp.sum(u * u) + jnp.abs(jnp.sum(u * eps))) / cfg.sigma**2
             state = langevin.middle_step(toy_potential, state, masses, xi, dt=cfg.dt, friction=cfg.friction,
-                                        temp=cfg.temp, external=cfg.control_scale * (u + eps))
+                                         temp=cfg.temp, external=cfg.control_scale * (u + eps))
             emax = max(emax, float(state.energy))
         np.testing.assert_allclose(paths.x[n], state.x, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(paths.control_cost[n], cost / cfg.num_steps, rtol=1e-4)
