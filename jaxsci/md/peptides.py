@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import random
 from typing import Any, Sequence
 
 import jax.numpy as jnp
@@ -211,12 +210,7 @@ def build_peptide(sequence: Sequence[str], phi, psi, omega, forcefield_files: Se
             u = n_next - bb[i, 2]
             xyz[names["OXT"]] = bb[i, 2] + B_C_O * u / np.linalg.norm(u)
     modeller = app.Modeller(fixer.topology, [openmm.Vec3(*p) for p in xyz] * openmm.unit.nanometer)
-    state = random.getstate()
-    try:
-        random.seed(seed)
-        modeller.addHydrogens(ff, pH=7.0, platform=reference)
-    finally:
-        random.setstate(state)
+    _st.add_hydrogens(modeller, ff, seed, pH=7.0)
     system = ff.createSystem(modeller.topology, nonbondedMethod=app.NoCutoff, constraints=None)
     pos = np.array([[v.x, v.y, v.z] for v in modeller.positions], np.float64)
     if minimize_steps:

@@ -81,16 +81,7 @@ def alanine_dipeptide(forcefield: str = "amber99sbildn", implicit: str | None = 
     ff = app.ForceField(*files)
     modeller = app.Modeller(pdb.topology, pdb.positions)
     modeller.delete([a for a in modeller.topology.atoms() if a.element is None or a.residue.name == "HOH"])
-    # OpenMM places new hydrogens with Python's global ``random`` before relaxing them: seed it
-    # (restoring its state afterwards) and relax on the Reference platform, for reproducibility.
-    import openmm
-
-    state = random.getstate()
-    try:
-        random.seed(seed)
-        modeller.addHydrogens(ff, platform=openmm.Platform.getPlatformByName("Reference"))
-    finally:
-        random.setstate(state)
+    add_hydrogens(modeller, ff, seed)
     system = ff.createSystem(modeller.topology, nonbondedMethod=app.NoCutoff,
                              constraints=app.HBonds if constraints == "hbonds" else None)
     pos = np.array([[v.x, v.y, v.z] for v in modeller.positions], np.float64)
@@ -99,6 +90,20 @@ def alanine_dipeptide(forcefield: str = "amber99sbildn", implicit: str | None = 
         f = _ff.from_openmm(system)
         mol.positions = np.asarray(_minimize(f, jnp.asarray(pos), steps=minimize_steps), np.float64)
     return mol
+
+
+def add_hydrogens(modeller, forcefield, seed: int, **kwargs) -> None:
+    """``modeller.addHydrogens(forcefield, **kwargs)``, reproducibly: OpenMM places new hydrogens with
+    Python's global ``random`` before relaxing them, so seed it (restoring its state afterwards) and
+    relax on the Reference platform."""
+    import openmm
+
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        modeller.addHydrogens(forcefield, platform=openmm.Platform.getPlatformByName("Reference"), **kwargs)
+    finally:
+        random.setstate(state)
 
 
 def phi_psi_indices(topology) -> np.ndarray:

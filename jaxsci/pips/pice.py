@@ -172,13 +172,18 @@ def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: opta
             grads = jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         state = state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state)
-        mean = lambda v: jnp.sum(jnp.where(ok, v, 0.0)) / jnp.sum(ok)  # noqa: E731
+        mean = lambda v: _finite_mean(v, ok)  # noqa: E731
         metrics = {"cost": mean(paths.cost), "cost_min": jnp.min(paths.cost), "diverged": jnp.sum(~ok),
                    "terminal": mean(paths.terminal), "control_cost": mean(paths.control_cost), "ess": ess,
                    "grad_norm": grad_norm, **path_metrics(system, paths, hit_energy=False)}
         return state, metrics
 
     return step
+
+
+def _finite_mean(values: jax.Array, ok: jax.Array) -> jax.Array:
+    """Mean of ``values (n,)`` over the replicas where ``ok``; NaN when none is."""
+    return jnp.sum(jnp.where(ok, values, 0.0)) / jnp.sum(ok)
 
 
 def path_metrics(system: System, paths: Paths, *, hit_energy: bool = True) -> dict[str, jax.Array]:
@@ -189,7 +194,7 @@ def path_metrics(system: System, paths: Paths, *, hit_energy: bool = True) -> di
     and ``rmsd`` (after Kabsch alignment to the target, nm)."""
     target = jnp.asarray(system.target, paths.x.dtype)
     ok = jnp.isfinite(paths.cost) & jnp.all(jnp.isfinite(paths.x), axis=(-2, -1))
-    mean = lambda v: jnp.sum(jnp.where(ok, v, 0.0)) / jnp.sum(ok)  # noqa: E731  (blown-up paths left out)
+    mean = lambda v: _finite_mean(v, ok)  # noqa: E731  (blown-up paths left out)
     out = {
         "max_energy": mean(paths.max_energy),
         "distance_error": mean(jnp.sqrt(jnp.mean((pairwise_distances(paths.x) - pairwise_distances(target)) ** 2, (-2, -1)))),
