@@ -20,11 +20,12 @@ from jaxsci.pips import baselines, molecules
 CONFIG_KEYS = (
     "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
     "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
-    "learning_rate", "clip_norm", "hot_temp", "steered_spring", "fit",
+    "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "hot_temp", "steered_spring", "fit",
 )
 MOLECULES = ("alanine_dipeptide", "polyproline", "chignolin")
 IMPLICIT = {"none": None, "obc": "obc", "gbn2": "gbn2"}
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+LR_SCHEDULES = ("constant", "cosine")
 EVAL_METRICS = ("hit", "max_energy_hit", "max_energy", "distance_error", "rmsd")
 
 
@@ -32,16 +33,20 @@ def check_config(config) -> None:
     """Refuse unknown keys and values before any work (building the molecule takes seconds)."""
     check_keys(config, CONFIG_KEYS, "pips config")
     for key, allowed in (("molecule", MOLECULES), ("implicit", tuple(IMPLICIT)), ("mode", pips.policy.MODES),
-                         ("optimizer", tuple(OPTIMIZERS))):
+                         ("optimizer", tuple(OPTIMIZERS)), ("lr_schedule", LR_SCHEDULES)):
         if config[key] not in allowed:
             raise ValueError(f"unknown {key} {config[key]!r}; choose from {allowed}")
     if config.num_replicas < 1 or config.num_eval < 1:
         raise ValueError("num_replicas and num_eval must be >= 1")
+    if config.eval_sigma is not None and not config.eval_sigma >= 0:
+        raise ValueError(f"eval_sigma must be >= 0 (or None: the training sigma), got {config.eval_sigma}")
 
 
-def pice_config(config) -> pips.PICEConfig:
+def pice_config(config, *, evaluation: bool = False) -> pips.PICEConfig:
+    """The PICE settings; ``evaluation``: with ``eval_sigma`` as the control noise (when set)."""
+    sigma = config.eval_sigma if evaluation and config.eval_sigma is not None else config.sigma
     return pips.PICEConfig(num_steps=config.num_steps, dt=config.dt, temp=config.temp, friction=config.friction,
-                           sigma=config.sigma, control_scale=config.control_scale, grad_scale=config.grad_scale,
+                           sigma=sigma, control_scale=config.control_scale, grad_scale=config.grad_scale,
                            terminal_scale=config.terminal_scale, abs_noise_cost=config.abs_noise_cost,
                            save_every=config.save_every)
 
@@ -58,7 +63,10 @@ def make_problem(config):
     system = built.system
     n_atoms = system.start.shape[0]
     model = pips.PolicyMLP(num_atoms=n_atoms, mode=config.mode, features=tuple(config.features))
-    optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
+    lr = config.learning_rate
+    if config.lr_schedule == "cosine":
+        lr = optax.cosine_decay_schedule(config.learning_rate, config.fit.num_steps)
+    optimizer = OPTIMIZERS[config.optimizer](lr)
     state = init_train_state(pips.init(jax.random.key(config.fit.seed), model, system.start), optimizer)
     step = pips.make_step(model, system, cfg, optimizer, clip_norm=config.clip_norm or None)
     x0 = np.broadcast_to(np.asarray(system.start), (config.num_replicas, n_atoms, 3)).copy()
@@ -68,10 +76,11 @@ def make_problem(config):
         return batch
 
     eval_x0 = jnp.broadcast_to(system.start, (config.num_eval, n_atoms, 3))
+    eval_cfg = pice_config(config, evaluation=True)
 
     def evaluate(state, key):
         keys = jax.random.split(key, config.num_eval)
-        paths, _ = pips.rollout(model, state.params, system, cfg, eval_x0, keys)
+        paths, _ = pips.rollout(model, state.params, system, eval_cfg, eval_x0, keys)
         return pips.path_metrics(system, paths)
 
     def plot(state, path):
@@ -83,7 +92,7 @@ def make_problem(config):
 def compare_paths(config, built, model, params, workdir: str) -> str:
     """PIPS, unbiased MD (``temp`` and ``hot_temp``) and steered MD, ``num_eval`` paths each of the same
     length: metrics to ``paths.json``, the paths on (phi, psi) and the energy along them to ``paths.png``."""
-    system, cfg = built.system, pice_config(config)
+    system, cfg = built.system, pice_config(config, evaluation=True)
     x0 = jnp.broadcast_to(system.start, (config.num_eval, *system.start.shape))
     keys = jax.random.split(jax.random.key(20_000 + config.fit.seed), config.num_eval)
     md = dict(num_steps=cfg.num_steps, dt=cfg.dt, friction=cfg.friction, save_every=cfg.save_every,

@@ -56,7 +56,7 @@ class PICEConfig:
     dt: float = 0.001  # ps (1 fs)
     temp: float = 300.0  # K
     friction: float = 1.0  # 1/ps
-    sigma: float = 0.05  # std of the control noise (action units)
+    sigma: float = 0.05  # std of the control noise (action units); 0: sampling the learned control alone
     control_scale: float = 1000.0  # kJ/mol/nm per action unit
     grad_scale: float = 10.0  # potential mode: u = -grad_scale grad_x b(x)
     terminal_scale: float = 10.0
@@ -66,9 +66,11 @@ class PICEConfig:
     def __post_init__(self):
         if self.num_steps <= 0 or self.num_steps % self.save_every:
             raise ValueError(f"num_steps ({self.num_steps}) must be a positive multiple of save_every ({self.save_every})")
-        for name in ("dt", "temp", "sigma", "control_scale"):
+        for name in ("dt", "temp", "control_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.sigma >= 0:
+            raise ValueError(f"sigma must be >= 0, got {self.sigma}")
 
 
 class Paths(NamedTuple):
@@ -103,7 +105,7 @@ def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.A
     """Controlled paths of ``n`` replicas from ``x0 (n, N, 3)`` with ``keys (n,)``; returns ``Paths`` and, with
     ``with_grads``, the per-replica PICE gradients (the params pytree with a leading axis n), else None."""
     masses = jnp.asarray(system.masses, x0.dtype)
-    lam = cfg.sigma**2
+    lam = cfg.sigma**2 if cfg.sigma > 0 else 1.0  # sigma = 0 (sampling): the running cost with lambda = 1
 
     def one(x0, key):
         k_v, k_run = jax.random.split(key)
@@ -159,6 +161,8 @@ def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: opta
     the other metrics average the finite replicas (all diverged: NaN, which stops the loop)."""
     if clip_norm is not None and not clip_norm > 0:
         raise ValueError(f"clip_norm must be positive, got {clip_norm}")
+    if not cfg.sigma > 0:
+        raise ValueError(f"PICE needs control noise: sigma must be positive, got {cfg.sigma}")
 
     def step(state: TrainState, batch, key):
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(batch["index"])

@@ -117,6 +117,31 @@ def test_policy_modes_and_refusals():
         pips.init(jax.random.key(0), potential, jnp.zeros((4, 3)))
     with pytest.raises(ValueError, match="multiple of save_every"):
         PICEConfig(num_steps=10, save_every=3)
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        PICEConfig(sigma=-0.1)
+    with pytest.raises(ValueError, match="PICE needs control noise"):
+        pips.make_step(potential, toy_system(), PICEConfig(num_steps=6, save_every=3, sigma=0.0), optax.sgd(1e-3))
+
+
+def test_sampling_without_control_noise_follows_the_learned_control_alone():
+    """sigma = 0: the same paths as sigma > 0 would give with eps = 0, i.e. a path driven by u alone; the
+    running cost is reported with lambda = 1 (u.u / 2 per step, averaged)."""
+    system, model = toy_system(), small_model()
+    params = pips.init(jax.random.key(0), model, system.start)
+    cfg = PICEConfig(num_steps=6, save_every=3, sigma=0.0, control_scale=100.0)
+    keys = jax.random.split(jax.random.key(1), 2)
+    paths, _ = pips.rollout(model, params, system, cfg, jnp.stack([system.start] * 2), keys)
+    k_v, k_run = jax.random.split(keys[0])
+    state = langevin.init_state(toy_potential, system.start, langevin.maxwell_boltzmann(k_v, system.masses, cfg.temp))
+    cost = 0.0
+    for k in [k for kb in jax.random.split(k_run, 2) for k in jax.random.split(kb, 3)]:
+        xi = jax.random.normal(jax.random.split(k)[1], (3, 3))
+        u = pips.control(model, params, state.x, cfg.grad_scale)
+        cost += 0.5 * float(jnp.sum(u * u))
+        state = langevin.middle_step(toy_potential, state, system.masses, xi, dt=cfg.dt, friction=cfg.friction,
+                                     temp=cfg.temp, external=cfg.control_scale * u)
+    np.testing.assert_allclose(paths.x[0], state.x, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(paths.control_cost[0], cost / cfg.num_steps, rtol=1e-4)
 
 
 def _toy_problem(num_replicas=8):

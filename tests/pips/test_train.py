@@ -51,13 +51,15 @@ def test_runner_end_to_end(tmp_path):
     ("--config.optimizer=lbfgs", "unknown optimizer"),
     ("--config.molecule=ubiquitin", "unknown molecule"),
     ("--config.molecule=chignolin", "GBn2"),  # the peptides are built in GBn2 only
+    ("--config.lr_schedule=step", "unknown lr_schedule"),
+    ("--config.eval_sigma=-0.1", "eval_sigma"),
 ])
 def test_bad_values_are_refused_before_work(override, match):
     from train.pips import make_problem
 
     config = train.load_config(f"{train.CONFIG_DIR / 'pips.py'}:test")
     key, value = override[len("--config."):].split("=")
-    config[key] = value
+    config[key] = float(value) if key == "eval_sigma" else value
     with pytest.raises(ValueError, match=match):
         make_problem(config)
 
