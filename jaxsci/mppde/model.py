@@ -19,26 +19,20 @@ so the network starts where the original starts. Swish is ``x * sigmoid(x)`` (Si
 
 from __future__ import annotations
 
-import math
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import jraph
 
+from jaxsci.core.nn import torch_dense, torch_uniform
+
 # (hidden, time window) -> (kernel1, stride1, kernel2) of the original decoder CNN.
 PAPER_DECODERS = {(128, 20): (15, 4, 10), (128, 25): (16, 3, 14), (128, 50): (12, 2, 10)}
 
 
-def _torch_uniform(fan_in: int):
-    bound = 1.0 / math.sqrt(fan_in)
-    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
-
-
 def dense(features: int, x: jax.Array, name: str | None = None) -> jax.Array:
     """``nn.Dense`` with PyTorch's default initialisation (call inside a compact method)."""
-    init = _torch_uniform(x.shape[-1])
-    return nn.Dense(features, kernel_init=init, bias_init=init, name=name)(x)
+    return torch_dense(features, x, name=name)
 
 
 def decoder_shape(hidden: int, time_window: int) -> tuple[int, int, int]:
@@ -119,7 +113,7 @@ class MPPDESolver(nn.Module):
             h = GNNLayer(self.hidden, name=f"gnn_{i}")(h, u, x_offsets, var_nodes, graph)
         k1, s1, k2 = decoder_shape(self.hidden, self.time_window)
         z = h[:, :, None]  # (N, H, 1): the hidden vector as a 1-channel signal
-        z = nn.silu(nn.Conv(8, (k1,), strides=(s1,), padding="VALID", kernel_init=_torch_uniform(k1), bias_init=_torch_uniform(k1), name="decoder_1")(z))
-        d = nn.Conv(1, (k2,), padding="VALID", kernel_init=_torch_uniform(8 * k2), bias_init=_torch_uniform(8 * k2), name="decoder_2")(z)[..., 0]
+        z = nn.silu(nn.Conv(8, (k1,), strides=(s1,), padding="VALID", kernel_init=torch_uniform(k1), bias_init=torch_uniform(k1), name="decoder_1")(z))
+        d = nn.Conv(1, (k2,), padding="VALID", kernel_init=torch_uniform(8 * k2), bias_init=torch_uniform(8 * k2), name="decoder_2")(z)[..., 0]
         steps = jnp.arange(1, self.time_window + 1, dtype=u.dtype) * dt
         return u[:, -1:] + steps * d

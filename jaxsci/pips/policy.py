@@ -17,6 +17,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxsci.core.nn import torch_dense
+
 MODES = ("force", "potential")
 
 
@@ -31,9 +33,7 @@ class PolicyMLP(nn.Module):
     def _dense(self, h, width, use_bias=True):
         if not self.torch_init:
             return nn.Dense(width, use_bias=use_bias)(h)
-        bound = 1.0 / h.shape[-1] ** 0.5
-        uniform = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)  # noqa: E731
-        return nn.Dense(width, use_bias=use_bias, kernel_init=uniform, bias_init=uniform)(h)
+        return torch_dense(width, h, use_bias=use_bias)
 
     @nn.compact
     def __call__(self, x):
