@@ -13,7 +13,7 @@ from jaxsci.core.data import ArrayLoader, as_stream
 from jaxsci.core.log import plot_metrics, read_metrics
 from jaxsci.core.loop import FitResult, NonFiniteError, fit
 from jaxsci.core.parallel import DATA_AXIS, make_mesh, replicate, replicated, shard_batch, to_host
-from jaxsci.core.step import TrainState, gradient_step, init_train_state, per_example_keys
+from jaxsci.core.step import TrainState, clip_by_recent_norms, gradient_step, init_train_state, per_example_keys
 
 __all__ = [
     "ArrayLoader",
@@ -27,6 +27,7 @@ __all__ = [
     "apply_overrides",
     "as_stream",
     "check_keys",
+    "clip_by_recent_norms",
     "fit",
     "gradient_step",
     "init_train_state",

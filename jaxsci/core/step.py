@@ -7,7 +7,7 @@ signature and hand it to the same loop.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import flax
 import jax
@@ -104,3 +104,40 @@ def gradient_step(
         return TrainState(params=params, opt_state=opt_state, ema_params=ema_params), metrics
 
     return step
+
+
+class RecentNormsState(NamedTuple):
+    """State of :func:`clip_by_recent_norms`: a ring buffer ``norms (max_len,)`` of the recent (clipped) global
+    norms, the number of valid entries ``count`` and the next slot ``position``."""
+
+    norms: jax.Array
+    count: jax.Array
+    position: jax.Array
+
+
+def clip_by_recent_norms(max_len: int = 50, initial: float = 3000.0) -> optax.GradientTransformation:
+    """Adaptive global-norm clipping (EDM's ``gradient_clipping``): the bound is ``1.5 mean + 2 std`` (population
+    std) of the last ``max_len`` recorded norms, starting from the single value ``initial``; each step records
+    ``min(norm, bound)``. Gradients above the bound are rescaled to it."""
+    if max_len < 1 or not initial > 0:
+        raise ValueError(f"clip_by_recent_norms needs max_len >= 1 and initial > 0, got {max_len}, {initial}")
+
+    def init(params):
+        del params
+        norms = jnp.zeros((max_len,), jnp.float32).at[0].set(initial)
+        return RecentNormsState(norms, jnp.ones((), jnp.int32), jnp.ones((), jnp.int32) % max_len)
+
+    def update(updates, state, params=None):
+        del params
+        valid = jnp.arange(max_len) < state.count
+        n = state.count.astype(jnp.float32)
+        mean = jnp.sum(jnp.where(valid, state.norms, 0.0)) / n
+        std = jnp.sqrt(jnp.sum(jnp.where(valid, (state.norms - mean) ** 2, 0.0)) / n)
+        bound = 1.5 * mean + 2.0 * std
+        norm = global_norm(updates)
+        scale = jnp.minimum(1.0, bound / jnp.maximum(norm, 1e-30))
+        updates = jax.tree.map(lambda g: (g * scale).astype(g.dtype), updates)
+        norms = state.norms.at[state.position].set(jnp.minimum(norm, bound))
+        return updates, RecentNormsState(norms, jnp.minimum(state.count + 1, max_len), (state.position + 1) % max_len)
+
+    return optax.GradientTransformation(init, update)

@@ -26,6 +26,7 @@ __all__ = [
     "bond_order",
     "bond_orders",
     "stability",
+    "stability_jax",
     "build_molecule",
     "mol_to_smiles",
     "smiles_list",
@@ -252,6 +253,32 @@ def stability(
         "n_atoms_per_mol": n_atoms,
         "valence": valence,
     }
+
+
+def stability_jax(positions, atom_types, mask, atoms: Sequence[str]) -> dict:
+    """:func:`stability` (QM9 rules) in JAX, for use inside ``jit`` (e.g. the training loop's evaluation of sampled
+    molecules): ``{"atom_stable": (), "mol_stable": ()}`` fractions as float32 arrays, distances in float32 (a
+    distance within ~1e-5 pm of a threshold may round the other way than in :func:`stability`'s float64)."""
+    import jax.numpy as jnp
+
+    t1, t2, t3 = (jnp.asarray(t, jnp.float32) for t in _threshold_tables(atoms, limit_bonds_to_one=False, check_exists=False))
+    max_valence = max(max(v) for v in ALLOWED_BONDS.values())
+    allowed = jnp.asarray(_allowed_table(atoms, max_valence))
+    mask = jnp.asarray(mask).astype(bool)
+    types = jnp.where(mask, jnp.asarray(atom_types), 0)
+    x = jnp.asarray(positions, jnp.float32)
+    d = 100.0 * jnp.sqrt(jnp.sum((x[:, :, None, :] - x[:, None, :, :]) ** 2, axis=-1))
+    ti, tj = types[:, :, None], types[:, None, :]
+    b1 = d < t1[ti, tj]
+    b2 = b1 & (d < t2[ti, tj])
+    b3 = b2 & (d < t3[ti, tj])
+    n = mask.shape[1]
+    valid = mask[:, :, None] & mask[:, None, :] & ~jnp.eye(n, dtype=bool)
+    valence = jnp.sum(jnp.where(valid, b1.astype(jnp.int32) + b2 + b3, 0), axis=-1)
+    atom_ok = allowed[types, jnp.minimum(valence, max_valence + 1)] & mask
+    n_atoms, n_stable = jnp.sum(mask, 1), jnp.sum(atom_ok, 1)
+    mol_ok = (n_stable == n_atoms) & (n_atoms > 0)
+    return {"atom_stable": jnp.sum(n_stable) / jnp.maximum(jnp.sum(n_atoms), 1), "mol_stable": jnp.mean(mol_ok.astype(jnp.float32))}
 
 
 def _chem():

@@ -88,3 +88,29 @@ def test_overrides_parse_types_and_refuse_unknown_keys():
         apply_overrides(cfg, {"fit.num_steps": "1.5"})
     with pytest.raises(ConfigError, match="bool"):
         parse_value("maybe", True)
+
+
+def test_clip_by_recent_norms_follows_edms_queue():
+    """Against an explicit list-based queue: bound = 1.5 mean + 2 std of the last max_len recorded norms,
+    starting from [initial], recording min(norm, bound)."""
+    from jaxsci.core import clip_by_recent_norms
+
+    max_len, initial = 4, 10.0
+    tx = clip_by_recent_norms(max_len, initial)
+    state = tx.init({"w": jnp.zeros(3)})
+    queue = [initial]
+    rng = np.random.default_rng(0)
+    clipped = 0
+    for k in range(12):
+        g = {"w": jnp.asarray(rng.normal(size=3) * (40.0 if k in (2, 7) else 3.0), jnp.float32)}
+        bound = 1.5 * np.mean(queue) + 2 * np.std(queue)
+        norm = float(np.linalg.norm(g["w"]))
+        out, state = tx.update(g, state)
+        want = np.asarray(g["w"]) * min(1.0, bound / norm)
+        np.testing.assert_allclose(out["w"], want, rtol=1e-5)
+        clipped += norm > bound
+        queue.insert(0, min(norm, bound))
+        queue = queue[:max_len]
+    assert clipped >= 2  # the two large gradients were cut
+    with pytest.raises(ValueError, match="max_len"):
+        clip_by_recent_norms(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import itertools
 import os
@@ -24,6 +23,7 @@ from jaxsci.edm.metrics import (
     rdkit_metrics,
     smiles_list,
     stability,
+    stability_jax,
 )
 
 QM9_ATOMS = ("H", "C", "N", "O", "F")
@@ -338,30 +338,21 @@ def qm9_csv_path(part=1):
     return path if os.path.exists(path) else None
 
 
-def load_qm9(path, limit=None):
-    """Returns [(index, smiles, symbols, positions (n, 3) Angstrom)] from a qm9pack CSV file."""
-    out = []
-    with open(path, newline="") as f:
-        for i, row in enumerate(csv.DictReader(f)):
-            if limit is not None and i >= limit:
-                break
-            symbols = row["Elements"].strip("[]").replace("'", "").replace(" ", "").split(",")
-            x = np.array(row["XYZ_Ang"].replace("[", "").replace("]", "").split(","), dtype=np.float64).reshape(-1, 3)
-            out.append((int(row["Index"]), row["SMILES"], symbols, x))
-    return out
-
-
 @pytest.mark.skipif(qm9_csv_path() is None, reason="qm9pack data not installed")
-def test_qm9_data_row_subset():
-    mols = load_qm9(qm9_csv_path(), limit=2000)
-    assert len(mols) == 2000
-    pos, types, mask = batch([(s, x) for _, _, s, x in mols])
+def test_qm9_data_row_subset_and_the_jax_version():
+    from jaxsci.edm.data import read_qm9_csv
+
+    rows = read_qm9_csv(qm9_csv_path(), max_rows=2000)
+    pos, types = rows["positions"].astype(np.float64), rows["atom_types"].astype(np.int64)
+    mask = types >= 0
     out = stability(pos, types, mask, QM9_ATOMS)
     assert out["atom_stable"] > 0.98
     assert out["mol_stable"] > 0.90
-    by_index = {idx: k for k, (idx, *_) in enumerate(mols)}
+    by_index = {int(idx): k for k, idx in enumerate(rows["gdb9_id"])}
     for idx in (1, 2, 3, 4, 5, 6, 7):  # CH4, NH3, H2O, C2H2, HCN, H2CO, C2H6
         assert out["mol_stable_per_mol"][by_index[idx]], idx
     benzene_row = by_index[214]
-    assert mols[benzene_row][1] == "C1=CC=CC=C1"
+    assert rows["smiles"][benzene_row] == "C1=CC=CC=C1"
     assert not out["mol_stable_per_mol"][benzene_row]  # DFT C-C ~1.39 A: aromatic ring, no Kekule pattern
+    fast = stability_jax(pos.astype(np.float32), types, mask, QM9_ATOMS)
+    np.testing.assert_allclose([fast["atom_stable"], fast["mol_stable"]], [out["atom_stable"], out["mol_stable"]], atol=1e-6)
