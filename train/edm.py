@@ -25,7 +25,7 @@ CONFIG_KEYS = (
     "preset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
     "coords_range", "norm_constant", "normalization_factor", "timesteps", "noise_schedule", "noise_precision",
     "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay", "clip_grad",
-    "ema_decay", "num_eval", "eval_samples", "num_samples", "sample_batch", "num_test", "fit",
+    "ema_decay", "num_eval", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier", "fit",
 )
 
 
@@ -72,6 +72,13 @@ def make_problem(config):
     if config.batch_size < 1 or config.eval_samples < 1 or config.num_eval < 1:
         raise ValueError("batch_size, eval_samples and num_eval must be >= 1")
     model = make_model(config)  # refuses bad diffusion settings before loading data
+    if config.classifier:
+        if not config.conditioning:
+            raise ValueError("classifier is for the conditional model: set conditioning too")
+        from train.edm_property import load_classifier
+
+        if load_classifier(config.classifier)[2]["property"] != config.conditioning:
+            raise ValueError(f"the classifier at {config.classifier} predicts another property than {config.conditioning!r}")
     train, valid, _ = load_data(config)
     histogram = qm9.atom_histogram(train)
     ctx = None
@@ -142,18 +149,21 @@ def final_evaluation(config, model, state, train, histogram, workdir: str, ctx) 
 
     sample_fn = jax.jit(lambda p, k, m, c: edm.sample(model, p, k, m, c))
     rng = np.random.default_rng(config.fit.seed + 1)
-    xs, ts, masks = [], [], []
+    xs, ts, masks, targets = [], [], [], []
     t0 = time.perf_counter()
     for i in range(-(-config.num_samples // config.sample_batch)):
         pick = rng.choice(len(train), config.sample_batch)
         mask = _left_align(train.mask[pick])
         context = None if ctx is None else jnp.asarray(ctx(train.take(pick)), jnp.float32)
+        if ctx is not None:
+            targets.append(train.properties[config.conditioning][pick])
         x, types, _ = sample_fn(params, jax.random.key(20_000 + i), jnp.asarray(mask), context)
         xs.append(np.asarray(x))
         ts.append(np.asarray(types))
         masks.append(mask > 0)
     seconds = time.perf_counter() - t0
     x, types, mask = (np.concatenate(v)[: config.num_samples] for v in (xs, ts, masks))
+    targets = np.concatenate(targets)[: config.num_samples] if targets else None
     stab = metrics.stability(x, np.where(mask, types, 0), mask, qm9.QM9_ATOMS)
     train_smiles = {s for s in metrics.smiles_list(train.positions, np.where(train.mask, train.atom_types, 0), train.mask,
                                                    qm9.QM9_ATOMS) if s is not None}
@@ -165,11 +175,37 @@ def final_evaluation(config, model, state, train, histogram, workdir: str, ctx) 
         "test_nll": nll,
         "paper_qm9": {"nll": -110.7, "atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "valid_and_unique": 0.907},
     }
+    if config.classifier:
+        results["property"] = conditional_mae(config, train, x, types, mask, targets)
     print("[edm] " + "  ".join(f"{k}={v:.4g}" for k, v in results.items() if isinstance(v, float)))
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     np.savez_compressed(os.path.join(workdir, "samples.npz"), positions=x, atom_types=types, mask=mask)
     return plot_molecules(x, types, mask, stab["mol_stable_per_mol"], os.path.join(workdir, "samples.png"))
+
+
+def conditional_mae(config, train, x, types, mask, targets) -> dict:
+    """EDM's Table 3 for one property: the classifier's MAE on the generated molecules against the property they were
+    conditioned on ("EDM"), on the generator's own training molecules ("L-bound") and on those with the property
+    shuffled ("U-bound"), in the property's units."""
+    from train.edm_property import arrays, load_classifier
+
+    model, params, s = load_classifier(config.classifier)
+    fn = jax.jit(lambda p, b: edm.predictor.predict(model, p, b, s["mean"], s["mad"]))
+
+    def predict(b):
+        return np.concatenate([np.asarray(fn(params, jax.tree.map(lambda a: a[i:i + 500], b))) for i in range(0, len(b["mask"]), 500)])
+
+    onehot = (types[..., None] == np.arange(len(qm9.QM9_ATOMS))) & mask[..., None]
+    charges = np.where(mask, np.array([qm9.atomic_number(a) for a in qm9.QM9_ATOMS])[np.where(mask, types, 0)], 0)
+    generated = {"positions": x.astype(np.float32), "one_hot": onehot.astype(np.float32),
+                 "charges": charges.astype(np.float32), "mask": mask.astype(np.float32)}
+    real = arrays(train.take(np.arange(min(len(train), config.num_test))), config.conditioning)
+    pred_real = predict(real)
+    shuffled = np.random.default_rng(0).permutation(real["target"])
+    return {"name": config.conditioning, "edm_mae": float(np.mean(np.abs(predict(generated) - targets))),
+            "l_bound_mae": float(np.mean(np.abs(pred_real - real["target"]))),
+            "u_bound_mae": float(np.mean(np.abs(pred_real - shuffled))), "classifier_test_mae": s["test_mae"]}
 
 
 COLORS = {"H": "0.85", "C": "0.2", "N": "tab:blue", "O": "tab:red", "F": "tab:green"}

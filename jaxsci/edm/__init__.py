@@ -3,6 +3,7 @@
 - :mod:`jaxsci.edm.egnn`: the EGNN (dense, masked) and EDM's noise predictor :class:`EGNNDynamics`.
 - :mod:`jaxsci.edm.diffusion`: schedules, the training loss, the likelihood :func:`nll_per_molecule`, :func:`sample`.
 - :mod:`jaxsci.edm.metrics`: atom / molecule stability from distance-inferred bonds; RDKit validity, uniqueness, novelty.
+- :mod:`jaxsci.edm.predictor`: the invariant EGNN property predictor of the conditional evaluation.
 - :mod:`jaxsci.edm.data`: QM9 offline (the ``qm9pack`` wheel) with EDM's split; XYZ / SDF readers.
 """
 
@@ -24,6 +25,7 @@ from jaxsci.edm.diffusion import (
     sample_num_atoms,
     sample_position_feature_noise,
 )
+from jaxsci.edm import data, metrics, predictor
 from jaxsci.edm.egnn import EGNN, EGNNDynamics, remove_mean
 
 __all__ = [
@@ -42,6 +44,9 @@ __all__ = [
     "node_mask_for",
     "normalize",
     "polynomial_schedule",
+    "predictor",
+    "data",
+    "metrics",
     "remove_mean",
     "sample",
     "sample_num_atoms",

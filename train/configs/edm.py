@@ -67,6 +67,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.num_samples = p["num_samples"]  # molecules sampled at the end (stability, RDKit)
     c.sample_batch = 100  # molecules per sampling call at the end
     c.num_test = p["num_test"]  # test molecules for the final NLL
+    c.classifier = ""  # conditional runs: workdir of a finished edm_property run for the same property (Table 3 MAE)
     c.fit = ml_collections.ConfigDict(dict(
         num_steps=p["num_steps"], seed=0, log_every=p["log_every"], eval_every=p["eval_every"],
         checkpoint_every=p["checkpoint_every"], keep_checkpoints=2, progress=True, check_finite=True,
