@@ -22,15 +22,15 @@ from jaxsci.edm import data as qm9
 from jaxsci.edm import metrics
 
 CONFIG_KEYS = (
-    "preset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
+    "preset", "dataset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
     "coords_range", "norm_constant", "normalization_factor", "timesteps", "noise_schedule", "noise_precision",
     "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay", "clip_grad",
     "ema_decay", "num_eval", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier", "fit",
 )
 
 
-def make_model(config) -> edm.EDM:
-    cfg = edm.EDMConfig(num_classes=len(qm9.QM9_ATOMS), include_charges=config.include_charges,
+def make_model(config, atoms=qm9.QM9_ATOMS) -> edm.EDM:
+    cfg = edm.EDMConfig(num_classes=len(atoms), include_charges=config.include_charges,
                         timesteps=config.timesteps, noise_schedule=config.noise_schedule,
                         noise_precision=config.noise_precision, loss_type=config.loss_type,
                         norm_values=tuple(float(v) for v in config.norm_values))
@@ -50,7 +50,10 @@ def as_arrays(mols: qm9.Molecules, context: np.ndarray | None = None) -> dict[st
 
 
 def load_data(config):
-    """``(train, valid, test)`` Molecules; the training split is EDM's (its second half when conditioning)."""
+    """``(train, valid, test)`` Molecules: QM9 with EDM's split (its second half when conditioning), or the molecules
+    of an SDF / XYZ file (``dataset=<path>``), shuffled (``fit.seed``) and split 80 / 10 / 10."""
+    if config.dataset != "qm9":
+        return _file_splits(config)
     if config.conditioning and config.conditioning not in qm9.QM9_PROPERTIES:
         raise ValueError(f"unknown conditioning property {config.conditioning!r}; choose from {qm9.QM9_PROPERTIES}")
     cache = config.cache_dir or None
@@ -59,6 +62,36 @@ def load_data(config):
         train = train.take(np.arange(min(config.max_train, len(train))))
     valid, test = qm9.load_qm9(cache, split="valid"), qm9.load_qm9(cache, split="test")
     return train, valid.take(np.arange(min(config.num_eval, len(valid)))), test.take(np.arange(min(config.num_test, len(test))))
+
+
+def _file_splits(config):
+    path = config.dataset
+    if config.conditioning:
+        raise ValueError("conditioning needs QM9's properties: set dataset='qm9'")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"dataset {path!r} is neither 'qm9' nor a file")
+    ext = os.path.splitext(path)[1].lower()
+    readers = {".sdf": qm9.read_sdf, ".xyz": qm9.read_xyz}
+    if ext not in readers:
+        raise ValueError(f"dataset {path!r}: unknown format {ext!r}; an .sdf or .xyz file, or 'qm9'")
+    mols = qm9.molecules_from(readers[ext](path))
+    if len(mols) < 3:
+        raise ValueError(f"dataset {path!r} holds {len(mols)} molecules; at least 3 are needed (train / valid / test)")
+    order = np.random.default_rng(config.fit.seed).permutation(len(mols))
+    n_held = max(1, len(mols) // 10)
+    test, valid, train = order[:n_held], order[n_held:2 * n_held], order[2 * n_held:]
+    if config.max_train:
+        train = train[:config.max_train]
+    return (mols.take(train), mols.take(valid[:config.num_eval]), mols.take(test[:config.num_test]))
+
+
+def _has_stability_tables(atoms) -> bool:
+    """Whether the bond-length tables and valences cover every pair of ``atoms`` (else no stability metric)."""
+    try:
+        metrics.stability(np.zeros((1, 1, 3)), np.zeros((1, 1), int), np.ones((1, 1), bool), atoms)
+    except ValueError:
+        return False
+    return True
 
 
 def property_norms(train: qm9.Molecules, name: str) -> tuple[float, float]:
@@ -71,7 +104,7 @@ def make_problem(config):
     check_keys(config, CONFIG_KEYS, "edm config")
     if config.batch_size < 1 or config.eval_samples < 1 or config.num_eval < 1:
         raise ValueError("batch_size, eval_samples and num_eval must be >= 1")
-    model = make_model(config)  # refuses bad diffusion settings before loading data
+    make_model(config)  # refuses bad diffusion settings before loading data
     if config.classifier:
         if not config.conditioning:
             raise ValueError("classifier is for the conditional model: set conditioning too")
@@ -80,6 +113,9 @@ def make_problem(config):
         if load_classifier(config.classifier)[2]["property"] != config.conditioning:
             raise ValueError(f"the classifier at {config.classifier} predicts another property than {config.conditioning!r}")
     train, valid, _ = load_data(config)
+    atoms = train.atoms
+    model = make_model(config, atoms)
+    with_stability = _has_stability_tables(atoms)
     histogram = qm9.atom_histogram(train)
     ctx = None
     if config.conditioning:
@@ -110,9 +146,11 @@ def make_problem(config):
         k_nll, k_sample = jax.random.split(key)
         batch = {k: v for k, v in eval_data.items() if not k.startswith("sample_")}
         nll = edm.nll_per_molecule(model, params, batch, k_nll, log_pN(batch["mask"]))
-        x, types, _ = edm.sample(model, params, k_sample, eval_data["sample_mask"], eval_data.get("sample_context"))
-        stab = metrics.stability_jax(x, types, eval_data["sample_mask"] > 0, qm9.QM9_ATOMS)
-        return {"nll": jnp.mean(nll), **stab}
+        out = {"nll": jnp.mean(nll)}
+        if with_stability:
+            x, types, _ = edm.sample(model, params, k_sample, eval_data["sample_mask"], eval_data.get("sample_context"))
+            out.update(metrics.stability_jax(x, types, eval_data["sample_mask"] > 0, atoms))
+        return out
 
     def plot(state, path):
         return final_evaluation(config, model, state, train, histogram, os.path.dirname(path), ctx)
@@ -164,24 +202,28 @@ def final_evaluation(config, model, state, train, histogram, workdir: str, ctx) 
     seconds = time.perf_counter() - t0
     x, types, mask = (np.concatenate(v)[: config.num_samples] for v in (xs, ts, masks))
     targets = np.concatenate(targets)[: config.num_samples] if targets else None
-    stab = metrics.stability(x, np.where(mask, types, 0), mask, qm9.QM9_ATOMS)
-    train_smiles = {s for s in metrics.smiles_list(train.positions, np.where(train.mask, train.atom_types, 0), train.mask,
-                                                   qm9.QM9_ATOMS) if s is not None}
-    chem = metrics.rdkit_metrics(x, np.where(mask, types, 0), mask, qm9.QM9_ATOMS, train_smiles=train_smiles)
-    results = {
-        "num_samples": int(len(x)), "num_train": len(train), "num_test": len(test), "sampling_seconds": seconds,
-        "atom_stable": stab["atom_stable"], "mol_stable": stab["mol_stable"],
-        **{k: chem[k] for k in ("validity", "uniqueness", "novelty", "valid_and_unique")},
-        "test_nll": nll,
-        "paper_qm9": {"nll": -110.7, "atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "valid_and_unique": 0.907},
-    }
+    atoms = train.atoms
+    results = {"num_samples": int(len(x)), "num_train": len(train), "num_test": len(test), "sampling_seconds": seconds,
+               "test_nll": nll, "atoms": list(atoms)}
+    stable = np.zeros(len(x), bool)
+    if _has_stability_tables(atoms):
+        stab = metrics.stability(x, np.where(mask, types, 0), mask, atoms)
+        stable = stab["mol_stable_per_mol"]
+        train_smiles = {s for s in metrics.smiles_list(train.positions, np.where(train.mask, train.atom_types, 0),
+                                                       train.mask, atoms) if s is not None}
+        chem = metrics.rdkit_metrics(x, np.where(mask, types, 0), mask, atoms, train_smiles=train_smiles)
+        results.update(atom_stable=stab["atom_stable"], mol_stable=stab["mol_stable"],
+                       **{k: chem[k] for k in ("validity", "uniqueness", "novelty", "valid_and_unique")})
+    if config.dataset == "qm9":
+        results["paper_qm9"] = {"nll": -110.7, "atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919,
+                                "valid_and_unique": 0.907}
     if config.classifier:
         results["property"] = conditional_mae(config, train, x, types, mask, targets)
     print("[edm] " + "  ".join(f"{k}={v:.4g}" for k, v in results.items() if isinstance(v, float)))
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     np.savez_compressed(os.path.join(workdir, "samples.npz"), positions=x, atom_types=types, mask=mask)
-    return plot_molecules(x, types, mask, stab["mol_stable_per_mol"], os.path.join(workdir, "samples.png"))
+    return plot_molecules(x, types, mask, stable, atoms, os.path.join(workdir, "samples.png"))
 
 
 def conditional_mae(config, train, x, types, mask, targets) -> dict:
@@ -196,7 +238,7 @@ def conditional_mae(config, train, x, types, mask, targets) -> dict:
     def predict(b):
         return np.concatenate([np.asarray(fn(params, jax.tree.map(lambda a: a[i:i + 500], b))) for i in range(0, len(b["mask"]), 500)])
 
-    onehot = (types[..., None] == np.arange(len(qm9.QM9_ATOMS))) & mask[..., None]
+    onehot = (types[..., None] == np.arange(len(qm9.QM9_ATOMS))) & mask[..., None]  # QM9 only: conditioning needs it
     charges = np.where(mask, np.array([qm9.atomic_number(a) for a in qm9.QM9_ATOMS])[np.where(mask, types, 0)], 0)
     generated = {"positions": x.astype(np.float32), "one_hot": onehot.astype(np.float32),
                  "charges": charges.astype(np.float32), "mask": mask.astype(np.float32)}
@@ -211,21 +253,22 @@ def conditional_mae(config, train, x, types, mask, targets) -> dict:
 COLORS = {"H": "0.85", "C": "0.2", "N": "tab:blue", "O": "tab:red", "F": "tab:green"}
 
 
-def plot_molecules(x, types, mask, stable, path: str, num: int = 12) -> str:
+def plot_molecules(x, types, mask, stable, atoms, path: str, num: int = 12) -> str:
     """A grid of sampled molecules in 3D: atoms coloured by element, bonds from the distance tables."""
     plt = pyplot()
     num = min(num, len(x))
     cols = min(4, num)
     rows = -(-num // cols)
     fig = plt.figure(figsize=(3 * cols, 3 * rows))
-    orders = metrics.bond_orders(x[:num], np.where(mask[:num], types[:num], 0), mask[:num], qm9.QM9_ATOMS)
+    orders = metrics.bond_orders(x[:num], np.where(mask[:num], types[:num], 0), mask[:num], atoms, check_exists=True)
     for i in range(num):
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         m = mask[i]
         p, t = x[i][m], types[i][m]
         for a, b in zip(*np.nonzero(np.triu(orders[i][np.ix_(m, m)]))):
             ax.plot(*p[[a, b]].T, color="0.5", lw=1 + orders[i][np.ix_(m, m)][a, b])
-        ax.scatter(*p.T, c=[COLORS[qm9.QM9_ATOMS[k]] for k in t], s=[30 if k == 0 else 80 for k in t], depthshade=False,
+        ax.scatter(*p.T, c=[COLORS.get(atoms[k], "tab:purple") for k in t], s=[30 if atoms[k] == "H" else 80 for k in t],
+                   depthshade=False,
                    edgecolors="k", linewidths=0.3)
         ax.set_title(("stable" if stable[i] else "unstable") + f", {m.sum()} atoms", fontsize=8)
         ax.set_axis_off()

@@ -100,16 +100,25 @@ class EquivariantUpdate(nn.Module):
         return (x + jnp.sum(trans, axis=2) / self.normalization_factor) * node_mask[..., None]
 
 
-class EquivariantBlock(nn.Module):
-    """``inv_sublayers`` GCLs on ``[d_ij^2, d0_ij^2]`` edges, then one :class:`EquivariantUpdate`."""
+class EGNNSettings(nn.Module):
+    """The hyperparameters shared by :class:`EquivariantBlock`, :class:`EGNN` and :class:`EGNNDynamics` (the paper's
+    QM9 values as defaults, apart from the width ``nf``, 256 there)."""
 
-    nf: int
+    nf: int = 256
     inv_sublayers: int = 1
     normalization_factor: float = 1.0
     attention: bool = True
     tanh: bool = True
     coords_range: float = 15.0
     norm_constant: float = 1.0
+
+    def settings(self) -> dict:
+        return {f: getattr(self, f) for f in ("nf", "inv_sublayers", "normalization_factor", "attention", "tanh",
+                                              "coords_range", "norm_constant")}
+
+
+class EquivariantBlock(EGNNSettings):
+    """``inv_sublayers`` GCLs on ``[d_ij^2, d0_ij^2]`` edges, then one :class:`EquivariantUpdate`."""
 
     @nn.compact
     def __call__(self, h, x, d0, node_mask, edge_mask):
@@ -122,52 +131,38 @@ class EquivariantBlock(nn.Module):
         return h * node_mask[..., None], x
 
 
-class EGNN(nn.Module):
+class EGNN(EGNNSettings):
     """``(h (B, N, F_in), x (B, N, 3), node_mask (B, N))`` -> ``(h (B, N, F_out), x (B, N, 3))``.
 
     Invariant in h, equivariant in x under rotations, reflections, translations and permutations of the atoms.
     The paper's QM9 setting: ``nf=256, num_layers=9, inv_sublayers=1, attention, tanh, coords_range=15,
-    norm_constant=1, normalization_factor=1``.
+    norm_constant=1, normalization_factor=1``. ``out_features`` None: F_out = F_in.
     """
 
-    out_features: int
-    nf: int = 256
     num_layers: int = 9
-    inv_sublayers: int = 1
-    normalization_factor: float = 1.0
-    attention: bool = True
-    tanh: bool = True
-    coords_range: float = 15.0
-    norm_constant: float = 1.0
+    out_features: int | None = None
 
     @nn.compact
     def __call__(self, h, x, node_mask):
         if h.ndim != 3 or x.ndim != 3 or x.shape[-1] != 3 or h.shape[:2] != x.shape[:2] or node_mask.shape != x.shape[:2]:
             raise ValueError(f"EGNN expects h (B, N, F), x (B, N, 3), node_mask (B, N); got {h.shape}, {x.shape}, "
                              f"{node_mask.shape}")
+        out_features = h.shape[-1] if self.out_features is None else self.out_features
         node_mask = node_mask.astype(x.dtype)
         edge_mask = edge_mask_of(node_mask).astype(x.dtype)
         d0, _ = coord2diff(x, self.norm_constant)
         h = torch_dense(self.nf, h, name="embedding")
         for i in range(self.num_layers):
-            h, x = EquivariantBlock(self.nf, self.inv_sublayers, self.normalization_factor, self.attention, self.tanh,
-                                    self.coords_range, self.norm_constant, name=f"e_block_{i}")(h, x, d0, node_mask, edge_mask)
-        h = torch_dense(self.out_features, h, name="embedding_out")
+            h, x = EquivariantBlock(**self.settings(), name=f"e_block_{i}")(h, x, d0, node_mask, edge_mask)
+        h = torch_dense(out_features, h, name="embedding_out")
         return h * node_mask[..., None], x
 
 
-class EGNNDynamics(nn.Module):
+class EGNNDynamics(EGNNSettings):
     """EDM's noise predictor: ``(z (B, N, 3 + F), t (B,), node_mask (B, N)[, context (B, C)])`` -> ``eps_hat
     (B, N, 3 + F)``; ``t`` in [0, 1] (``t_int / T``) is appended to every atom's features, as is the context."""
 
-    nf: int = 256
     num_layers: int = 9
-    inv_sublayers: int = 1
-    normalization_factor: float = 1.0
-    attention: bool = True
-    tanh: bool = True
-    coords_range: float = 15.0
-    norm_constant: float = 1.0
     condition_time: bool = True
 
     @nn.compact
@@ -181,7 +176,6 @@ class EGNNDynamics(nn.Module):
         if context is not None:
             extra.append(jnp.broadcast_to(context[:, None, :].astype(z.dtype), (b, n, context.shape[-1])) * mask)
         h_in = jnp.concatenate([h, *extra], axis=-1)
-        h_out, x_out = EGNN(h_in.shape[-1], self.nf, self.num_layers, self.inv_sublayers, self.normalization_factor,
-                            self.attention, self.tanh, self.coords_range, self.norm_constant, name="egnn")(h_in, x, node_mask)
+        h_out, x_out = EGNN(**self.settings(), num_layers=self.num_layers, name="egnn")(h_in, x, node_mask)
         eps_x = remove_mean((x_out - x) * mask, node_mask)
         return jnp.concatenate([eps_x, h_out[..., : d - 3] * mask], axis=-1)

@@ -36,6 +36,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     p = presets[preset]
     c = ml_collections.ConfigDict()
     c.preset = preset
+    c.dataset = "qm9"  # qm9 | a path to an .sdf or .xyz file of your own molecules (split 80 / 10 / 10)
     c.cache_dir = ""  # where the QM9 cache lives ("" = $JAXSCI_CACHE or ~/.cache/jaxsci)
     c.max_train = p["max_train"]  # 0 = the whole training split
     c.conditioning = ""  # "" (unconditional, all 100k) | a QM9 property: alpha | gap | homo | lumo | mu | Cv
