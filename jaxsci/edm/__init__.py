@@ -8,6 +8,7 @@
 """
 
 from jaxsci.edm.diffusion import (
+    ancestral_sample,
     EDM,
     EDMConfig,
     GammaNetwork,
@@ -29,6 +30,7 @@ from jaxsci.edm import data, metrics, predictor
 from jaxsci.edm.egnn import EGNN, EGNNDynamics, remove_mean
 
 __all__ = [
+    "ancestral_sample",
     "EDM",
     "EDMConfig",
     "EGNN",

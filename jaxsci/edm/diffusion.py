@@ -386,7 +386,14 @@ def sample(model: EDM, params, key: jax.Array, node_mask: jax.Array, context: ja
     charges (B, N) int)``; with ``return_chain = k > 0`` also ``chain (k, B, N, 3 + F)``, z at k evenly spaced steps.
     The atom type is the argmax of the final ``z_0``'s one-hot part, the charge its rounded integer part.
     """
-    cfg = model.cfg
+    return ancestral_sample(lambda z, t: _eps(model, params, z, t, node_mask, context),
+                            lambda t: _gamma(model, params, t), model.cfg, key, node_mask, return_chain=return_chain)
+
+
+def ancestral_sample(eps_fn, gamma_fn, cfg: EDMConfig, key: jax.Array, node_mask: jax.Array, *, return_chain: int = 0):
+    """:func:`sample` for any noise predictor ``eps_fn(z (B, N, 3 + F), t (B,)) -> eps_hat`` and schedule
+    ``gamma_fn(t (B,)) -> (B,)``: ``z_s ~ N(z_t / alpha_ts - sigma_ts^2 / (alpha_ts sigma_t) eps_hat,
+    sigma_ts^2 sigma_s^2 / sigma_t^2)`` for t = T..1, then ``x ~ N((z_0 - sigma_0 eps_hat) / alpha_0, sigma_0 / alpha_0)``."""
     node_mask = jnp.asarray(node_mask).astype(jnp.float32)
     b = node_mask.shape[0]
     k_T, k_steps, k_0 = jax.random.split(key, 3)
@@ -397,11 +404,11 @@ def sample(model: EDM, params, key: jax.Array, node_mask: jax.Array, context: ja
         s_int, k = inp
         s = jnp.full((b,), s_int / T, jnp.float32)
         t = jnp.full((b,), (s_int + 1) / T, jnp.float32)
-        gamma_s, gamma_t = _gamma(model, params, s), _gamma(model, params, t)
+        gamma_s, gamma_t = gamma_fn(s), gamma_fn(t)
         sigma2_t_given_s = -jnp.expm1(jax.nn.softplus(gamma_s) - jax.nn.softplus(gamma_t))
         alpha_t_given_s = jnp.exp(0.5 * (jax.nn.log_sigmoid(-gamma_t) - jax.nn.log_sigmoid(-gamma_s)))
         sigma_s, sigma_t = jnp.sqrt(_sigma2(gamma_s)), jnp.sqrt(_sigma2(gamma_t))
-        eps_hat = _eps(model, params, z, t, node_mask, context)
+        eps_hat = eps_fn(z, t)
         mu = z / _bcast(alpha_t_given_s, z) - _bcast(sigma2_t_given_s / alpha_t_given_s / sigma_t, z) * eps_hat
         sigma = _bcast(jnp.sqrt(sigma2_t_given_s) * sigma_s / sigma_t, z)
         z = mu + sigma * sample_position_feature_noise(k, node_mask, cfg.feature_dim)
@@ -412,8 +419,8 @@ def sample(model: EDM, params, key: jax.Array, node_mask: jax.Array, context: ja
     z, zs = jax.lax.scan(step, z, (s_ints, jax.random.split(k_steps, T)))
 
     zeros = jnp.zeros((b,))
-    gamma_0 = _gamma(model, params, zeros)
-    eps_hat = _eps(model, params, z, zeros, node_mask, context)
+    gamma_0 = gamma_fn(zeros)
+    eps_hat = eps_fn(z, zeros)
     sigma_x = _bcast(jnp.exp(0.5 * gamma_0), z)  # sigma_0 / alpha_0
     alpha_0, sigma_0 = _bcast(jnp.sqrt(_alpha2(gamma_0)), z), _bcast(jnp.sqrt(_sigma2(gamma_0)), z)
     mu = (z - sigma_0 * eps_hat) / alpha_0

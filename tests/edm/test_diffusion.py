@@ -225,3 +225,25 @@ def test_bad_configs_and_batches_are_refused():
         edm.loss_per_molecule(model, params, dict(batch, one_hot=batch["one_hot"][..., :4]), jax.random.key(0))
     with pytest.raises(ValueError, match="needs 'charges'"):
         edm.loss_per_molecule(model, params, {k: v for k, v in batch.items() if k != "charges"}, jax.random.key(0))
+
+
+def test_ancestral_sampler_with_the_exact_denoiser_returns_the_data_point():
+    """For data that is one fixed molecule (x*, h*), the optimal denoiser is eps*(z_t) = (z_t - alpha_t xh*) / sigma_t;
+    the sampler driven by it must end at x* (up to sigma_0 / alpha_0 noise) with h*'s types and charges."""
+    cfg = edm.EDMConfig(timesteps=200)
+    batch = _batch(11, counts=(6, 4), n=6)
+    mask = jnp.asarray(batch["mask"])
+    x, h, _ = edm.normalize(batch, cfg)
+    xh = jnp.concatenate([x, h], -1)
+    table = jnp.asarray(cfg.gamma_table, jnp.float32)
+    gamma_fn = lambda t: table[jnp.round(t * cfg.timesteps).astype(jnp.int32)]  # noqa: E731
+
+    def eps_star(z, t):
+        g = gamma_fn(t)[:, None, None]
+        return (z - jnp.sqrt(jax.nn.sigmoid(-g)) * xh) / jnp.sqrt(jax.nn.sigmoid(g)) * mask[..., None]
+
+    out_x, types, charges = edm.ancestral_sample(eps_star, gamma_fn, cfg, jax.random.key(0), mask)
+    m = np.asarray(batch["mask"]) > 0
+    np.testing.assert_allclose(np.asarray(out_x)[m], np.asarray(x)[m], atol=0.05)
+    np.testing.assert_array_equal(np.asarray(types)[m], np.argmax(batch["one_hot"], -1)[m])
+    np.testing.assert_array_equal(np.asarray(charges)[m], batch["charges"][m])
