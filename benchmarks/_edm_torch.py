@@ -92,14 +92,16 @@ class EquivariantBlock(nn.Module):
 
 class EGNNDynamics(nn.Module):
     """EDM's noise predictor on a flat edge list: ``(xh (B, N, 3 + F), t (B,), node_mask (B, N), edge_mask
-    (B, N, N))`` -> ``eps_hat (B, N, 3 + F)``; t in [0, 1] appended to h, ``eps_x = x_out - x`` minus its masked mean."""
+    (B, N, N))`` -> ``eps_hat (B, N, 3 + F)``; t in [0, 1] appended to h, ``eps_x = x_out - x`` minus its masked
+    mean."""
 
     def __init__(self, in_node_nf: int, nf: int = 256, num_layers: int = 9, inv_sublayers: int = 1,
                  normalization_factor: float = 1.0, coords_range: float = 15.0, norm_constant: float = 1.0):
         super().__init__()
         self.embedding = nn.Linear(in_node_nf + 1, nf)
-        self.blocks = nn.ModuleList([EquivariantBlock(nf, inv_sublayers, normalization_factor, coords_range, norm_constant)
-                                     for _ in range(num_layers)])
+        self.blocks = nn.ModuleList([
+            EquivariantBlock(nf, inv_sublayers, normalization_factor, coords_range, norm_constant)
+            for _ in range(num_layers)])
         self.embedding_out = nn.Linear(nf, in_node_nf + 1)
         self._edges: dict = {}
 
@@ -108,7 +110,8 @@ class EGNNDynamics(nn.Module):
         key = (b, n, str(device))
         if key not in self._edges:
             idx = torch.arange(b * n, device=device).view(b, n)
-            self._edges[key] = (idx[:, :, None].expand(b, n, n).reshape(-1), idx[:, None, :].expand(b, n, n).reshape(-1))
+            row, col = idx[:, :, None].expand(b, n, n), idx[:, None, :].expand(b, n, n)
+            self._edges[key] = (row.reshape(-1), col.reshape(-1))
         return self._edges[key]
 
     def forward(self, xh, t, node_mask, edge_mask):

@@ -11,6 +11,9 @@ Cases, on QM9-shaped batches (N = 29 padded atoms, real counts drawn from 10..29
   ``jit(edm.sample)`` (one ``lax.scan``), the reference a ``torch.no_grad()`` Python loop. The paper size only on a
   GPU (on CPU one chain takes most of an hour).
 
+- ``EGNN fwd+bwd ... dense vs edge list``: the layout question (ours dense masked, the "reference" the same network
+  on a jraph-style edge list of the real pairs only, both JAX, same weights).
+
 Timings are s per call (one step, one whole chain). ``max |d eps|``: the two networks' eps predictions on the
 benchmark batch, same weights.
 """
@@ -151,12 +154,38 @@ def _sample_row(nf: int, num_layers: int, batch_size: int, timesteps: int, quick
                notes=notes)
 
 
+def _layout_row(nf: int, num_layers: int, batch_size: int, quick: bool) -> Row:
+    """Forward + backward of the EGNN alone, dense masked (B, N, N) against an edge list of the real pairs only."""
+    from benchmarks._edm_edges import edge_list, eps_edges
+
+    model = make_model(nf, num_layers)
+    batch = molecule_batch(batch_size, seed=2)
+    params = edm.init(jax.random.key(0), model, batch)
+    mask = jnp.asarray(batch["mask"])
+    z = jnp.concatenate([edm.remove_mean(jnp.asarray(batch["positions"]), mask), jnp.asarray(batch["one_hot"]) / 4,
+                         jnp.asarray(batch["charges"])[..., None] / 10], -1)
+    t = jnp.full((batch_size,), 0.5)
+    senders, receivers = map(jnp.asarray, edge_list(batch["mask"]))
+    dense = lambda p: model.apply({"params": p}, z, t, mask)[0]  # noqa: E731
+    edges = lambda p: eps_edges(p, z, t, mask, senders, receivers, num_layers=num_layers)  # noqa: E731
+    diff = float(jnp.max(jnp.abs(jax.jit(dense)(params) - jax.jit(edges)(params))))
+    grad = lambda f: jax.jit(jax.value_and_grad(lambda p: jnp.sum(f(p) ** 2)))  # noqa: E731
+    repeats, warmup = (3, 1) if quick else (5, 1)
+    ours = time_jitted(grad(dense), params, repeats=repeats, warmup=warmup)
+    ref = time_jitted(grad(edges), params, repeats=repeats, warmup=warmup)
+    pairs = int(np.sum(batch["mask"].sum(1) * (batch["mask"].sum(1) - 1)))
+    return Row("edm", f"EGNN fwd+bwd nf {nf} L {num_layers}, batch {batch_size}: dense vs edge list", ours.median_s,
+               ref.median_s, "JAX edge list (segment_sum, real pairs only)", ours.compile_s,
+               notes=f"{pairs} real pairs vs {batch_size * N_ATOMS**2} dense; max |d eps| {diff:.1e}")
+
+
 @register("edm")
 def bench(quick: bool) -> list[Row]:
     """EDM train step (loss + grad + Adam) and sampling chain vs a PyTorch edge-list EGNN."""
     if quick:
-        return [_train_row(16, 2, 4, True), _sample_row(16, 2, 4, 10, True)]
-    rows = [_train_row(256, 9, 64, False), _train_row(64, 4, 64, False), _sample_row(64, 4, 64, 1000, False)]
+        return [_train_row(16, 2, 4, True), _sample_row(16, 2, 4, 10, True), _layout_row(16, 2, 4, True)]
+    rows = [_train_row(256, 9, 64, False), _train_row(64, 4, 64, False), _sample_row(64, 4, 64, 1000, False),
+            _layout_row(256, 9, 64, False)]
     if jax.default_backend() == "gpu":
         rows.append(_sample_row(256, 9, 64, 1000, False))
     return rows

@@ -15,9 +15,12 @@ from jaxsci import edm
 
 def test_edm_benchmark_quick():
     rows = registry()["edm"](True)
-    assert [r.case for r in rows] == ["train step nf 16 L 2, batch 4", "sample chain T 10 nf 16 L 2, batch 4"]
+    assert [r.case for r in rows] == ["train step nf 16 L 2, batch 4", "sample chain T 10 nf 16 L 2, batch 4",
+                                      "EGNN fwd+bwd nf 16 L 2, batch 4: dense vs edge list"]
     assert all(r.benchmark == "edm" and r.ours_s > 0 and r.ours_compile_s is not None for r in rows)
     assert "dense masked" in rows[0].notes
+    layout = rows.pop()
+    assert layout.ref_s > 0 and float(layout.notes.split("max |d eps| ")[1]) < 1e-4  # the same network, both layouts
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -87,5 +90,6 @@ def test_torch_sampler_runs_and_centres():
     diff = tref.Diffusion(net, model.cfg.gamma_table)
     mask = torch.tensor(batch["mask"])
     x, types, charges = diff.sample(mask, tref.edge_mask_of(mask), model.cfg.feature_dim)
-    assert x.shape == (3, 29, 3) and (mask == 0).any() and torch.all(types[mask == 0] == -1) and torch.all(charges[mask == 0] == 0)
+    assert x.shape == (3, 29, 3) and (mask == 0).any()
+    assert torch.all(types[mask == 0] == -1) and torch.all(charges[mask == 0] == 0)
     assert float((x * mask[..., None]).sum(1).abs().max()) < 1e-4 and float(x[mask == 0].abs().sum()) == 0.0
