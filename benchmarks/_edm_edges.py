@@ -27,8 +27,12 @@ def _dense(p, v):
     return v @ p["kernel"] + (p["bias"] if "bias" in p else 0.0)
 
 
-def _silu_mlp2(p, name, v):
-    return jax.nn.silu(_dense(p[f"{name}_1"], jax.nn.silu(_dense(p[f"{name}_0"], v))))
+def _pair_mlp(p, h, e, senders, receivers):
+    """The dense model's PairMLP on the edge list: the first layer per atom, then gathered (the same trick)."""
+    f = h.shape[-1]
+    k = p["kernel"]
+    m = (h @ k[:f])[receivers] + (h @ k[f:2 * f])[senders] + e @ k[2 * f:] + p["bias"]
+    return jax.nn.silu(_dense(p["layer_1"], jax.nn.silu(m)))
 
 
 def eps_edges(params, z, t, mask, senders, receivers, *, num_layers, inv_sublayers=1, coords_range=15.0,
@@ -57,11 +61,11 @@ def eps_edges(params, z, t, mask, senders, receivers, *, num_layers, inv_sublaye
         e = jnp.concatenate([d2, d0], -1)
         for s in range(inv_sublayers):
             g = blk[f"gcl_{s}"]
-            msg = _silu_mlp2(g, "edge_mlp", jnp.concatenate([h[receivers], h[senders], e], -1))
+            msg = _pair_mlp(g["edge_mlp"], h, e, senders, receivers)
             msg = msg * jax.nn.sigmoid(_dense(g["att_mlp"], msg))
             h = (h + _dense(g["node_mlp_1"], jax.nn.silu(_dense(g["node_mlp_0"], jnp.concatenate([h, agg(msg)], -1))))) * m
         c = blk["gcl_equiv"]
-        phi = _dense(c["coord_mlp_out"], _silu_mlp2(c, "coord_mlp", jnp.concatenate([h[receivers], h[senders], e], -1)))
+        phi = _dense(c["coord_mlp_out"], _pair_mlp(c["coord_mlp"], h, e, senders, receivers))
         x = (x + agg(diff * jnp.tanh(phi) * coords_range)) * m
         h = h * m
     h = _dense(p["embedding_out"], h) * m

@@ -166,10 +166,10 @@ def _flax_paths(net: EGNNDynamics) -> list[tuple[tuple[str, ...], str]]:
     for i, block in enumerate(net.blocks):
         for j in range(len(block.gcls)):
             g = (f"e_block_{i}", f"gcl_{j}")
-            out += lin(g + ("edge_mlp_0",)) + lin(g + ("edge_mlp_1",)) + lin(g + ("att_mlp",))
+            out += lin(g + ("edge_mlp",)) + lin(g + ("edge_mlp", "layer_1")) + lin(g + ("att_mlp",))
             out += lin(g + ("node_mlp_0",)) + lin(g + ("node_mlp_1",))
         e = (f"e_block_{i}", "gcl_equiv")
-        out += lin(e + ("coord_mlp_0",)) + lin(e + ("coord_mlp_1",)) + lin(e + ("coord_mlp_out",), bias=False)
+        out += lin(e + ("coord_mlp",)) + lin(e + ("coord_mlp", "layer_1")) + lin(e + ("coord_mlp_out",), bias=False)
     out += lin(("embedding_out",))
     return out
 

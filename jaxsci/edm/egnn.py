@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxsci.core.nn import torch_dense
+from jaxsci.core.nn import torch_dense, torch_uniform
 
 
 def remove_mean(x: jax.Array, node_mask: jax.Array) -> jax.Array:
@@ -50,18 +50,25 @@ def coord2diff(x: jax.Array, norm_constant: float) -> tuple[jax.Array, jax.Array
     return d2, diff / (jnp.sqrt(d2 + 1e-8) + norm_constant)
 
 
-def _mlp2(h, nf, name):
-    """Linear, SiLU, Linear, SiLU."""
-    h = nn.silu(torch_dense(nf, h, name=f"{name}_0"))
-    return nn.silu(torch_dense(nf, h, name=f"{name}_1"))
+class PairMLP(nn.Module):
+    """``phi([h_i, h_j, a_ij])`` for every pair: Linear, SiLU, Linear, SiLU -> ``(B, N, N, nf)``.
 
+    The first layer's kernel ``W = [W_i; W_j; W_a]`` (the same parameters as one Linear on the concatenation) is
+    applied per atom, ``h W_i`` and ``h W_j``, and broadcast over the pairs: ``N`` instead of ``N^2`` products with
+    the ``2 nf x nf`` block, the same numbers as the concatenated form."""
 
-def _pair(h: jax.Array, edge_attr: jax.Array) -> jax.Array:
-    """``[h_i, h_j, edge_attr_ij]``: ``(B, N, N, 2F + E)``."""
-    n = h.shape[1]
-    hi = jnp.broadcast_to(h[:, :, None, :], h.shape[:2] + (n, h.shape[-1]))
-    hj = jnp.broadcast_to(h[:, None, :, :], (h.shape[0], n) + h.shape[1:])
-    return jnp.concatenate([hi, hj, edge_attr], axis=-1)
+    nf: int
+
+    @nn.compact
+    def __call__(self, h, edge_attr):
+        f = h.shape[-1]
+        fan_in = 2 * f + edge_attr.shape[-1]
+        init = torch_uniform(fan_in)
+        kernel = self.param("kernel", init, (fan_in, self.nf))
+        bias = self.param("bias", init, (self.nf,))
+        hi, hj = h @ kernel[:f], h @ kernel[f:2 * f]
+        m = hi[:, :, None, :] + hj[:, None, :, :] + edge_attr @ kernel[2 * f:] + bias
+        return nn.silu(torch_dense(self.nf, nn.silu(m), name="layer_1"))
 
 
 class GCL(nn.Module):
@@ -73,7 +80,7 @@ class GCL(nn.Module):
 
     @nn.compact
     def __call__(self, h, edge_attr, node_mask, edge_mask):
-        m = _mlp2(_pair(h, edge_attr), self.nf, "edge_mlp")
+        m = PairMLP(self.nf, name="edge_mlp")(h, edge_attr)
         if self.attention:
             m = m * nn.sigmoid(torch_dense(1, m, name="att_mlp"))
         agg = jnp.sum(m * edge_mask[..., None], axis=2) / self.normalization_factor
@@ -92,7 +99,7 @@ class EquivariantUpdate(nn.Module):
 
     @nn.compact
     def __call__(self, h, x, diff, edge_attr, node_mask, edge_mask):
-        m = _mlp2(_pair(h, edge_attr), self.nf, "coord_mlp")
+        m = PairMLP(self.nf, name="coord_mlp")(h, edge_attr)
         phi = nn.Dense(1, use_bias=False, kernel_init=nn.initializers.variance_scaling(0.001**2, "fan_avg", "uniform"),
                        name="coord_mlp_out")(m)
         phi = jnp.tanh(phi) * self.coords_range if self.tanh else phi

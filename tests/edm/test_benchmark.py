@@ -92,4 +92,5 @@ def test_torch_sampler_runs_and_centres():
     x, types, charges = diff.sample(mask, tref.edge_mask_of(mask), model.cfg.feature_dim)
     assert x.shape == (3, 29, 3) and (mask == 0).any()
     assert torch.all(types[mask == 0] == -1) and torch.all(charges[mask == 0] == 0)
-    assert float((x * mask[..., None]).sum(1).abs().max()) < 1e-4 and float(x[mask == 0].abs().sum()) == 0.0
+    scale = max(1.0, float(x.abs().max()))  # an untrained chain's positions can be large: float32 sums relative to them
+    assert float((x * mask[..., None]).sum(1).abs().max()) < 1e-5 * scale and float(x[mask == 0].abs().sum()) == 0.0

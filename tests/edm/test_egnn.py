@@ -94,7 +94,7 @@ def _loop_egnn(params, h, x, norm_constant=1.0, coords_range=15.0, normalization
                 if i == j:
                     continue
                 e = np.concatenate([h[i], h[j], [d2[i, j], d0[i, j]]])
-                m = _silu(_dense(g["edge_mlp_1"], _silu(_dense(g["edge_mlp_0"], e))))
+                m = _silu(_dense(g["edge_mlp"]["layer_1"], _silu(_dense(g["edge_mlp"], e))))
                 att = 1 / (1 + np.exp(-_dense(g["att_mlp"], m)))
                 agg = agg + m * att
             agg = agg / normalization_factor
@@ -107,7 +107,7 @@ def _loop_egnn(params, h, x, norm_constant=1.0, coords_range=15.0, normalization
                 if i == j:
                     continue
                 e = np.concatenate([h[i], h[j], [d2[i, j], d0[i, j]]])
-                phi = _dense(c["coord_mlp_out"], _silu(_dense(c["coord_mlp_1"], _silu(_dense(c["coord_mlp_0"], e)))))
+                phi = _dense(c["coord_mlp_out"], _silu(_dense(c["coord_mlp"]["layer_1"], _silu(_dense(c["coord_mlp"], e)))))
                 diff = (x[i] - x[j]) / (np.sqrt(d2[i, j] + 1e-8) + norm_constant)
                 x_new[i] = x_new[i] + diff * np.tanh(phi) * coords_range / normalization_factor
         x = x_new
