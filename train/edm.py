@@ -112,7 +112,7 @@ def make_problem(config):
 
         if load_classifier(config.classifier)[2]["property"] != config.conditioning:
             raise ValueError(f"the classifier at {config.classifier} predicts another property than {config.conditioning!r}")
-    train, valid, _ = load_data(config)
+    train, valid, test = load_data(config)
     atoms = train.atoms
     model = make_model(config, atoms)
     with_stability = _has_stability_tables(atoms)
@@ -126,10 +126,10 @@ def make_problem(config):
     # molecules to sample at evaluation: (num_atoms, context) pairs of training molecules (the joint distribution)
     rng = np.random.default_rng(config.fit.seed)
     pick = rng.choice(len(train), config.eval_samples, replace=len(train) < config.eval_samples)
-    eval_arrays["sample_mask"] = train.mask[pick].astype(np.float32)[np.argsort(-train.num_atoms[pick])]
+    pick = pick[np.argsort(-train.num_atoms[pick])]  # largest first (the order the recorded runs used)
+    eval_arrays["sample_mask"] = _left_align(train.mask[pick])
     if ctx is not None:
-        eval_arrays["sample_context"] = arrays["context"][pick][np.argsort(-train.num_atoms[pick])]
-    eval_arrays["sample_mask"] = _left_align(eval_arrays["sample_mask"])
+        eval_arrays["sample_context"] = arrays["context"][pick]
 
     params = edm.init(jax.random.key(config.fit.seed), model, jax.tree.map(lambda a: a[:1], arrays))
     parts = [clip_by_recent_norms()] if config.clip_grad else []
@@ -153,7 +153,7 @@ def make_problem(config):
         return out
 
     def plot(state, path):
-        return final_evaluation(config, model, state, train, histogram, os.path.dirname(path), ctx)
+        return final_evaluation(config, model, state, train, test, histogram, os.path.dirname(path), ctx)
 
     return step, state, loader, evaluate, plot, eval_arrays
 
@@ -164,13 +164,12 @@ def _left_align(mask: np.ndarray) -> np.ndarray:
     return (np.arange(mask.shape[1])[None] < n[:, None]).astype(np.float32)
 
 
-def final_evaluation(config, model, state, train, histogram, workdir: str, ctx) -> str:
+def final_evaluation(config, model, state, train, test, histogram, workdir: str, ctx) -> str:
     """Sample ``num_samples`` molecules (atom counts, and contexts, from the training set), measure stability and
     RDKit validity / uniqueness / novelty, and the NLL of ``num_test`` test molecules; ``results.json``,
     ``samples.npz``, ``samples.png``."""
     params = state.ema_params if state.ema_params is not None else state.params
     params = jax.device_get(params)
-    _, _, test = load_data(config)
     test_arrays = as_arrays(test, None if ctx is None else ctx(test))
     nll_fn = jax.jit(lambda p, b, k: edm.nll_per_molecule(model, p, b, k, edm.log_p_num_atoms(
         histogram, jnp.sum(b["mask"], 1).astype(jnp.int32))))
@@ -238,10 +237,7 @@ def conditional_mae(config, train, x, types, mask, targets) -> dict:
     def predict(b):
         return np.concatenate([np.asarray(fn(params, jax.tree.map(lambda a: a[i:i + 500], b))) for i in range(0, len(b["mask"]), 500)])
 
-    onehot = (types[..., None] == np.arange(len(qm9.QM9_ATOMS))) & mask[..., None]  # QM9 only: conditioning needs it
-    charges = np.where(mask, np.array([qm9.atomic_number(a) for a in qm9.QM9_ATOMS])[np.where(mask, types, 0)], 0)
-    generated = {"positions": x.astype(np.float32), "one_hot": onehot.astype(np.float32),
-                 "charges": charges.astype(np.float32), "mask": mask.astype(np.float32)}
+    generated = as_arrays(qm9.Molecules(x, np.where(mask, types, -1), mask, qm9.QM9_ATOMS))  # conditioning is QM9 only
     real = arrays(train.take(np.arange(min(len(train), config.num_test))), config.conditioning)
     pred_real = predict(real)
     shuffled = np.random.default_rng(0).permutation(real["target"])

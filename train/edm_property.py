@@ -28,8 +28,10 @@ def model_from(settings: dict) -> prop.PropertyEGNN:
 
 
 def arrays(mols: qm9.Molecules, name: str) -> dict[str, np.ndarray]:
-    return {"positions": mols.positions, "one_hot": mols.one_hot(np.float32), "charges": mols.charges.astype(np.float32),
-            "mask": mols.mask.astype(np.float32), "target": mols.properties[name].astype(np.float32)}
+    """The EDM batch of ``mols`` (:func:`train.edm.as_arrays`) with the property ``name`` as ``target``."""
+    from train.edm import as_arrays
+
+    return {**as_arrays(mols), "target": mols.properties[name].astype(np.float32)}
 
 
 def make_problem(config):
