@@ -1,4 +1,4 @@
-"""edm: EDM's training step and sampling chain (jitted JAX, dense masked EGNN) against a PyTorch EGNN of the same
+"""edm: EDM's training step and sampling chain (jitted JAX, either EGNN layout) against a PyTorch EGNN of the same
 architecture in the original code's style (flat edge list of all N x N pairs, gather + ``scatter_add``), with the
 same weights (when torch is installed).
 
@@ -11,8 +11,9 @@ Cases, on QM9-shaped batches (N = 29 padded atoms, real counts drawn from 10..29
   ``jit(edm.sample)`` (one ``lax.scan``), the reference a ``torch.no_grad()`` Python loop. The paper size only on a
   GPU (on CPU one chain takes most of an hour).
 
-- ``EGNN fwd+bwd ... dense vs edge list``: the layout question (ours dense masked, the "reference" the same network
-  on a jraph-style edge list of the real pairs only, both JAX, same weights).
+- ``train step ... edge list vs dense``: the layout question, both ours, same weights: the EGNN on a jraph-style
+  edge list of the real pairs (``layout="edges"``, its budget from :func:`jaxsci.edm.egnn.edge_fraction_for`)
+  against the dense masked ``(B, N, N)`` layout (the "reference" column; ratio > 1: the edge list is faster).
 
 Timings are s per call (one step, one whole chain). ``max |d eps|``: the two networks' eps predictions on the
 benchmark batch, same weights.
@@ -47,9 +48,12 @@ def molecule_batch(batch: int, seed: int = 0, n: int = N_ATOMS, num_classes: int
                 charges=CHARGES[types] * mask, mask=mask)
 
 
-def make_model(nf: int, num_layers: int, timesteps: int = 1000) -> edm.EDM:
-    """EDM's QM9 setting (polynomial_2 schedule, 5 classes + charges, attention, tanh, coords_range 15)."""
-    return edm.EDM(edm.EDMConfig(timesteps=timesteps), edm.EGNNDynamics(nf=nf, num_layers=num_layers))
+def make_model(nf: int, num_layers: int, timesteps: int = 1000, layout: str = "dense", batch_size: int = 64) -> edm.EDM:
+    """EDM's QM9 setting (polynomial_2 schedule, 5 classes + charges, attention, tanh, coords_range 15); with
+    ``layout="edges"`` the budget covers random batches of ``batch_size`` molecules of 10..29 atoms."""
+    frac = edm.egnn.edge_fraction_for(np.arange(10, N_ATOMS + 1), batch_size, N_ATOMS) if layout == "edges" else 1.0
+    return edm.EDM(edm.EDMConfig(timesteps=timesteps),
+                   edm.EGNNDynamics(nf=nf, num_layers=num_layers, layout=layout, edge_fraction=frac))
 
 
 def num_params(params) -> int:
@@ -101,18 +105,26 @@ def eps_difference(model: edm.EDM, params, batch: dict, setup, t: float = 0.5) -
     return float(np.max(np.abs(ref - np.asarray(ours))))
 
 
-def _train_row(nf: int, num_layers: int, batch_size: int, quick: bool) -> Row:
-    model = make_model(nf, num_layers)
-    batch = molecule_batch(batch_size)
-    params = edm.init(jax.random.key(0), model, batch)
+def _time_train_step(model: edm.EDM, params, batch: dict, repeats: int, warmup: int):
     opt = optax.adam(1e-4)
     step = jax.jit(gradient_step(lambda p, b, k: edm.loss(model, p, b, k), opt))
     state = init_train_state(params, opt)
-    big = nf * num_layers >= 1024
-    repeats, warmup = (3, 1) if quick else ((3, 1) if big else (10, 2))
-    ours = time_jitted(step, state, jax.tree.map(jnp.asarray, batch), jax.random.key(1), repeats=repeats, warmup=warmup)
-    case = f"train step nf {nf} L {num_layers}, batch {batch_size}"
-    notes = f"ours dense masked (B,N,N); {num_params(params) / 1e6:.2f}M params; N {N_ATOMS}"
+    return time_jitted(step, state, jax.tree.map(jnp.asarray, batch), jax.random.key(1), repeats=repeats, warmup=warmup)
+
+
+def _repeats(nf: int, num_layers: int, quick: bool) -> tuple[int, int]:
+    return (3, 1) if quick or nf * num_layers >= 1024 else (10, 2)
+
+
+def _train_row(nf: int, num_layers: int, batch_size: int, quick: bool, layout: str = "dense") -> Row:
+    model = make_model(nf, num_layers, layout=layout, batch_size=batch_size)
+    batch = molecule_batch(batch_size)
+    params = edm.init(jax.random.key(0), model, batch)
+    repeats, warmup = _repeats(nf, num_layers, quick)
+    ours = _time_train_step(model, params, batch, repeats, warmup)
+    case = f"train step nf {nf} L {num_layers}, batch {batch_size}" + (", edge list" if layout == "edges" else "")
+    notes = (f"ours {'dense masked (B,N,N)' if layout == 'dense' else 'edge list of the real pairs'}; "
+             f"{num_params(params) / 1e6:.2f}M params; N {N_ATOMS}")
     setup = _torch_setup(model, params, batch)
     if setup is None:
         return Row("edm", case, ours.median_s, None, "torch (not installed)", ours.compile_s, notes=notes)
@@ -133,15 +145,15 @@ def _train_row(nf: int, num_layers: int, batch_size: int, quick: bool) -> Row:
                notes=f"{notes}; max |d eps| {d:.1e}")
 
 
-def _sample_row(nf: int, num_layers: int, batch_size: int, timesteps: int, quick: bool) -> Row:
-    model = make_model(nf, num_layers, timesteps)
+def _sample_row(nf: int, num_layers: int, batch_size: int, timesteps: int, quick: bool, layout: str = "dense") -> Row:
+    model = make_model(nf, num_layers, timesteps, layout, batch_size)
     batch = molecule_batch(batch_size, seed=1)
     params = edm.init(jax.random.key(0), model, batch)
     mask = jnp.asarray(batch["mask"])
     chain = jax.jit(lambda p, k, m: edm.sample(model, p, k, m))
     repeats, warmup = (2, 1) if quick else (1, 1)  # a default-size chain is long: one timed run after the compiling one
     ours = time_jitted(chain, params, jax.random.key(2), mask, repeats=repeats, warmup=warmup)
-    case = f"sample chain T {timesteps} nf {nf} L {num_layers}, batch {batch_size}"
+    case = f"sample chain T {timesteps} nf {nf} L {num_layers}, batch {batch_size}" + (", edge list" if layout == "edges" else "")
     notes = f"{timesteps + 1} network calls, ours {ours.median_s / (timesteps + 1) * 1e3:.2f} ms/call"
     setup = _torch_setup(model, params, batch)
     if setup is None:
@@ -155,37 +167,35 @@ def _sample_row(nf: int, num_layers: int, batch_size: int, timesteps: int, quick
 
 
 def _layout_row(nf: int, num_layers: int, batch_size: int, quick: bool) -> Row:
-    """Forward + backward of the EGNN alone, dense masked (B, N, N) against an edge list of the real pairs only."""
-    from benchmarks._edm_edges import edge_list, eps_edges
-
-    model = make_model(nf, num_layers)
+    """The whole train step (loss, gradient, Adam) with the EGNN on an edge list of the real pairs against the dense
+    masked layout: the same parameters, the same function."""
     batch = molecule_batch(batch_size, seed=2)
-    params = edm.init(jax.random.key(0), model, batch)
+    dense, edges = (make_model(nf, num_layers, layout=lay, batch_size=batch_size) for lay in ("dense", "edges"))
+    params = edm.init(jax.random.key(0), dense, batch)
     mask = jnp.asarray(batch["mask"])
-    z = jnp.concatenate([edm.remove_mean(jnp.asarray(batch["positions"]), mask), jnp.asarray(batch["one_hot"]) / 4,
-                         jnp.asarray(batch["charges"])[..., None] / 10], -1)
-    t = jnp.full((batch_size,), 0.5)
-    senders, receivers = map(jnp.asarray, edge_list(batch["mask"]))
-    dense = lambda p: model.apply({"params": p}, z, t, mask)[0]  # noqa: E731
-    edges = lambda p: eps_edges(p, z, t, mask, senders, receivers, num_layers=num_layers)  # noqa: E731
-    diff = float(jnp.max(jnp.abs(jax.jit(dense)(params) - jax.jit(edges)(params))))
-    grad = lambda f: jax.jit(jax.value_and_grad(lambda p: jnp.sum(f(p) ** 2)))  # noqa: E731
-    repeats, warmup = (3, 1) if quick else (5, 1)
-    ours = time_jitted(grad(dense), params, repeats=repeats, warmup=warmup)
-    ref = time_jitted(grad(edges), params, repeats=repeats, warmup=warmup)
+    x, h, _ = edm.normalize(batch, dense.cfg)
+    z, t = jnp.concatenate([x, h], -1), jnp.full((batch_size,), 0.5)
+    eps = [jax.jit(lambda p, m=m: m.apply({"params": p}, z, t, mask)[0])(params) for m in (dense, edges)]
+    diff = float(jnp.max(jnp.abs(eps[0] - eps[1])))
+    repeats, warmup = _repeats(nf, num_layers, quick)
+    ours = _time_train_step(edges, params, batch, repeats, warmup)
+    ref = _time_train_step(dense, params, batch, repeats, warmup)
     pairs = int(np.sum(batch["mask"].sum(1) * (batch["mask"].sum(1) - 1)))
-    return Row("edm", f"EGNN fwd+bwd nf {nf} L {num_layers}, batch {batch_size}: dense vs edge list", ours.median_s,
-               ref.median_s, "JAX edge list (segment_sum, real pairs only)", ours.compile_s,
-               notes=f"{pairs} real pairs vs {batch_size * N_ATOMS**2} dense; max |d eps| {diff:.1e}")
+    budget = int(np.ceil(edges.dynamics.edge_fraction * batch_size * N_ATOMS * (N_ATOMS - 1)))
+    return Row("edm", f"train step nf {nf} L {num_layers}, batch {batch_size}: edge list vs dense", ours.median_s,
+               ref.median_s, "ours, dense masked layout", ours.compile_s,
+               notes=f"{pairs} real pairs in {budget} edge slots vs {batch_size * N_ATOMS**2} dense; max |d eps| {diff:.1e}")
 
 
 @register("edm")
 def bench(quick: bool) -> list[Row]:
     """EDM train step (loss + grad + Adam) and sampling chain vs a PyTorch edge-list EGNN."""
     if quick:
-        return [_train_row(16, 2, 4, True), _sample_row(16, 2, 4, 10, True), _layout_row(16, 2, 4, True)]
-    rows = [_train_row(256, 9, 64, False), _train_row(64, 4, 64, False), _sample_row(64, 4, 64, 1000, False),
-            _layout_row(256, 9, 64, False)]
+        return [_train_row(16, 2, 4, True), _train_row(16, 2, 4, True, "edges"), _sample_row(16, 2, 4, 10, True),
+                _layout_row(16, 2, 4, True)]
+    rows = [_train_row(256, 9, 64, False), _train_row(256, 9, 64, False, "edges"), _train_row(64, 4, 64, False),
+            _train_row(64, 4, 64, False, "edges"), _sample_row(64, 4, 64, 1000, False),
+            _sample_row(64, 4, 64, 1000, False, "edges"), _layout_row(256, 9, 64, False), _layout_row(64, 4, 64, False)]
     if jax.default_backend() == "gpu":
         rows.append(_sample_row(256, 9, 64, 1000, False))
     return rows

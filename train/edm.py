@@ -23,20 +23,27 @@ from jaxsci.edm import metrics
 
 CONFIG_KEYS = (
     "preset", "dataset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
-    "coords_range", "norm_constant", "normalization_factor", "timesteps", "noise_schedule", "noise_precision",
+    "coords_range", "norm_constant", "normalization_factor", "layout", "edge_fraction", "timesteps", "noise_schedule", "noise_precision",
     "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay", "clip_grad",
     "ema_decay", "num_eval", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier", "fit",
 )
 
 
-def make_model(config, atoms=qm9.QM9_ATOMS) -> edm.EDM:
+def make_model(config, atoms=qm9.QM9_ATOMS, edge_fraction: float | None = None) -> edm.EDM:
+    """The model of ``config``; ``edge_fraction`` (layout "edges"): the budget when ``config.edge_fraction`` is None."""
+    if config.layout not in edm.egnn.LAYOUTS:
+        raise ValueError(f"unknown layout {config.layout!r}; choose from {edm.egnn.LAYOUTS}")
+    frac = config.edge_fraction if config.edge_fraction is not None else (edge_fraction or 1.0)
+    if not 0 < frac <= 1:
+        raise ValueError(f"edge_fraction must be in (0, 1], got {frac}")
     cfg = edm.EDMConfig(num_classes=len(atoms), include_charges=config.include_charges,
                         timesteps=config.timesteps, noise_schedule=config.noise_schedule,
                         noise_precision=config.noise_precision, loss_type=config.loss_type,
                         norm_values=tuple(float(v) for v in config.norm_values))
     dynamics = edm.EGNNDynamics(nf=config.nf, num_layers=config.num_layers, inv_sublayers=config.inv_sublayers,
                                 normalization_factor=config.normalization_factor, attention=config.attention,
-                                tanh=config.tanh, coords_range=config.coords_range, norm_constant=config.norm_constant)
+                                tanh=config.tanh, coords_range=config.coords_range, norm_constant=config.norm_constant,
+                                layout=config.layout, edge_fraction=frac)
     return edm.EDM(cfg, dynamics)
 
 
@@ -114,7 +121,9 @@ def make_problem(config):
             raise ValueError(f"the classifier at {config.classifier} predicts another property than {config.conditioning!r}")
     train, valid, test = load_data(config)
     atoms = train.atoms
-    model = make_model(config, atoms)
+    # the edge list's budget: enough for random batches of the smallest batch the run evaluates
+    smallest = min(config.batch_size, len(valid), config.eval_samples, config.sample_batch)
+    model = make_model(config, atoms, edm.egnn.edge_fraction_for(train.num_atoms, smallest))
     with_stability = _has_stability_tables(atoms)
     histogram = qm9.atom_histogram(train)
     ctx = None

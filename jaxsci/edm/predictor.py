@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsci.core.nn import torch_dense
-from jaxsci.edm.egnn import GCL, coord2diff, edge_mask_of
+from jaxsci.edm.egnn import GCL, complete_graph
 
 CHARGE_SCALE = 9.0  # the largest atomic number in QM9 (F)
 
@@ -28,23 +28,26 @@ def atom_scalars(one_hot: jax.Array, charges: jax.Array, charge_power: int = 2) 
 class PropertyEGNN(nn.Module):
     """``(positions (B, N, 3), one_hot (B, N, K), charges (B, N), mask (B, N))`` -> ``(B,)`` the normalised property.
 
-    The original's setting: ``nf=128, num_layers=7``, attention, charge_power 2."""
+    The original's setting: ``nf=128, num_layers=7``, attention, charge_power 2. ``layout`` / ``edge_fraction``:
+    as in :class:`~jaxsci.edm.egnn.CompleteGraph`."""
 
     nf: int = 128
     num_layers: int = 7
     charge_power: int = 2
     attention: bool = True
+    layout: str = "dense"
+    edge_fraction: float = 1.0
 
     @nn.compact
     def __call__(self, positions, one_hot, charges, mask):
-        mask = mask.astype(positions.dtype)
-        h = torch_dense(self.nf, atom_scalars(one_hot, charges, self.charge_power), name="embedding")
-        d2, _ = coord2diff(positions, 0.0)
-        edge_mask = edge_mask_of(mask).astype(positions.dtype)
+        graph = complete_graph(mask, self.layout, self.edge_fraction)
+        h = torch_dense(self.nf, graph.nodes(atom_scalars(one_hot, charges, self.charge_power)), name="embedding")
+        d2, _ = graph.coord_diff(graph.nodes(positions), 0.0)
         for i in range(self.num_layers):
-            h = GCL(self.nf, 1.0, self.attention, name=f"gcl_{i}")(h, d2, mask, edge_mask)
+            h = GCL(self.nf, 1.0, self.attention, name=f"gcl_{i}")(h, d2, graph)
         h = torch_dense(self.nf, nn.silu(torch_dense(self.nf, h, name="node_dec_0")), name="node_dec_1")
-        g = jnp.sum(h * mask[..., None], axis=1)
+        h = graph.unnodes(h)
+        g = jnp.sum(h * mask[..., None].astype(h.dtype), axis=1)
         return torch_dense(1, nn.silu(torch_dense(self.nf, g, name="graph_dec_0")), name="graph_dec_1")[..., 0]
 
 

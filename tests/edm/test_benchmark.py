@@ -15,10 +15,11 @@ from jaxsci import edm
 
 def test_edm_benchmark_quick():
     rows = registry()["edm"](True)
-    assert [r.case for r in rows] == ["train step nf 16 L 2, batch 4", "sample chain T 10 nf 16 L 2, batch 4",
-                                      "EGNN fwd+bwd nf 16 L 2, batch 4: dense vs edge list"]
+    assert [r.case for r in rows] == ["train step nf 16 L 2, batch 4", "train step nf 16 L 2, batch 4, edge list",
+                                      "sample chain T 10 nf 16 L 2, batch 4",
+                                      "train step nf 16 L 2, batch 4: edge list vs dense"]
     assert all(r.benchmark == "edm" and r.ours_s > 0 and r.ours_compile_s is not None for r in rows)
-    assert "dense masked" in rows[0].notes
+    assert "dense masked" in rows[0].notes and "edge list" in rows[1].notes
     layout = rows.pop()
     assert layout.ref_s > 0 and float(layout.notes.split("max |d eps| ")[1]) < 1e-4  # the same network, both layouts
     try:
@@ -27,7 +28,7 @@ def test_edm_benchmark_quick():
         assert all(r.ref_s is None and "not installed" in r.reference for r in rows)
         return
     assert all(r.ref_s > 0 and r.ratio is not None for r in rows)
-    assert float(rows[0].notes.split("max |d eps| ")[1]) < 1e-4
+    assert all(float(r.notes.split("max |d eps| ")[1]) < 1e-4 for r in rows[:2])
 
 
 @pytest.mark.parametrize("inv_sublayers", [1, 2])

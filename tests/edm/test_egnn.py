@@ -153,3 +153,73 @@ def test_bad_shapes_are_refused(egnn):
         model.apply(params, h, x[..., :2], mask)
     with pytest.raises(ValueError, match="EGNN expects"):
         model.apply(params, h, x, mask[:, :3])
+
+
+# --- the edge-list layout: the same parameters, the same numbers --------------------------------------------------
+REAL_PAIRS = 7 * 6 + 5 * 4 + 2 * 1  # the real ordered pairs of _inputs' mask: 64 of B * N * (N - 1) = 126
+
+
+@pytest.mark.parametrize("fraction", [1.0, REAL_PAIRS / (B * N * (N - 1))])
+def test_edge_layout_equals_dense_values_and_gradients(egnn, fraction):
+    model, params = egnn
+    edges = edm.EGNN(out_features=4, nf=16, num_layers=3, layout="edges", edge_fraction=fraction)
+    h, x, mask = _inputs(9)
+    np.testing.assert_allclose(edges.apply(params, h, x, mask)[0], model.apply(params, h, x, mask)[0], atol=1e-12)
+    np.testing.assert_allclose(edges.apply(params, h, x, mask)[1], model.apply(params, h, x, mask)[1], atol=1e-12)
+
+    def loss(m):
+        return lambda p, x: jnp.sum(jnp.sin(m.apply(p, h, x, mask)[0])) + jnp.sum(m.apply(p, h, x, mask)[1] ** 2)
+
+    g_dense = jax.grad(loss(model), argnums=(0, 1))(params, x)
+    g_edges = jax.jit(jax.grad(loss(edges), argnums=(0, 1)))(params, x)
+    for a, b in zip(jax.tree.leaves(g_dense), jax.tree.leaves(g_edges)):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_edge_layout_over_budget_is_nan_not_wrong(egnn):
+    model, params = egnn
+    h, x, mask = _inputs(10)
+    short = edm.EGNN(out_features=4, nf=16, num_layers=3, layout="edges",
+                     edge_fraction=(REAL_PAIRS - 1) / (B * N * (N - 1)))
+    h_out, x_out = short.apply(params, h, x, mask)
+    assert np.all(np.isnan(h_out)) and np.all(np.isnan(x_out))
+    with pytest.raises(ValueError, match="unknown layout"):
+        edm.EGNN(nf=16, num_layers=1, layout="sparse").apply(params, h, x, mask)
+    with pytest.raises(ValueError, match="edge_fraction"):
+        edm.EGNN(nf=16, num_layers=1, layout="edges", edge_fraction=0.0).apply(params, h, x, mask)
+
+
+def test_edge_graph_lists_exactly_the_real_pairs():
+    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], np.float32)
+    g = edm.egnn.CompleteGraph.edges(jnp.asarray(mask), 0.5)  # 12 slots for 6 + 2 real pairs
+    valid = np.asarray(g.targets) < 8
+    pairs = sorted(zip(np.asarray(g.receivers)[valid].tolist(), np.asarray(g.senders)[valid].tolist()))
+    assert pairs == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (4, 5), (5, 4)]
+    assert not bool(g.overflow) and valid.sum() == 8 and len(valid) == 12
+
+
+def test_edge_fraction_for_covers_random_batches():
+    sizes = np.random.default_rng(0).integers(3, 30, 5000)
+    frac = edm.egnn.edge_fraction_for(sizes, 16)
+    assert 0.3 < frac < 1.0
+    rng = np.random.default_rng(1)
+    worst = max(np.sum(s * (s - 1)) for s in (rng.choice(sizes, 16) for _ in range(2000)))
+    assert worst <= frac * 16 * 29 * 28
+    assert edm.egnn.edge_fraction_for(np.full(10, 5), 4) == pytest.approx(1.0)  # equal sizes: all pairs are real
+
+
+def test_dynamics_and_predictor_take_the_edge_layout(x64):
+    h, x, mask = _inputs(11)
+    z = np.concatenate([edm.remove_mean(x, mask), h], -1)
+    t = np.array([0.1, 0.5, 0.9])
+    dense = edm.EGNNDynamics(nf=16, num_layers=2)
+    params = dense.init(jax.random.key(2), z, t, mask)
+    edges = edm.EGNNDynamics(nf=16, num_layers=2, layout="edges", edge_fraction=0.6)
+    np.testing.assert_allclose(edges.apply(params, z, t, mask), dense.apply(params, z, t, mask), atol=1e-12)
+    one_hot = np.eye(5)[np.arange(N) % 5][None].repeat(B, 0) * mask[..., None]
+    charges = np.array([1.0, 6, 7, 8, 9])[np.arange(N) % 5][None] * mask
+    p_dense = edm.predictor.PropertyEGNN(nf=16, num_layers=2)
+    p_params = p_dense.init(jax.random.key(3), x, one_hot, charges, mask)
+    p_edges = edm.predictor.PropertyEGNN(nf=16, num_layers=2, layout="edges")
+    np.testing.assert_allclose(p_edges.apply(p_params, x, one_hot, charges, mask),
+                               p_dense.apply(p_params, x, one_hot, charges, mask), rtol=1e-10)

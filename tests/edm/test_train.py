@@ -20,6 +20,8 @@ CONFIG = f"{train.CONFIG_DIR / 'edm.py'}:test"
     ("conditioning", "polarity", "unknown conditioning"),
     ("noise_schedule", "learned", "learned noise schedule needs"),
     ("noise_schedule", "sigmoid", "unknown noise schedule"),
+    ("layout", "sparse", "unknown layout"),
+    ("edge_fraction", 1.5, "edge_fraction must be in"),
 ])
 def test_bad_values_are_refused_before_work(key, value, match):
     from train.edm import make_problem

@@ -50,6 +50,11 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.coords_range = 15.0
     c.norm_constant = 1.0
     c.normalization_factor = 1.0
+    # the EGNN's layout (same parameters, same numbers): "edges" (an edge list of the real pairs: 2-2.5x faster
+    # than dense on a CPU, RESULTS.md) | "dense" (masked (B, N, N) messages); edge_fraction: the edge list's budget
+    # as a fraction of B * N * (N - 1), None = enough for random batches (jaxsci.edm.egnn.edge_fraction_for)
+    c.layout = p.get("layout", "edges")
+    c.edge_fraction = ml_collections.config_dict.placeholder(float)
     # the diffusion
     c.timesteps = p["timesteps"]
     c.noise_schedule = "polynomial_2"  # polynomial_<power> | cosine | learned (needs loss_type vlb)
