@@ -16,15 +16,17 @@ import optax
 from jaxsci.core import check_keys, gradient_step, init_train_state
 from jaxsci.core.data import ArrayLoader
 from jaxsci.edm import data as qm9
+from jaxsci.edm import egnn as edm_egnn
 from jaxsci.edm import predictor as prop
 
 CONFIG_KEYS = ("preset", "cache_dir", "property", "max_train", "nf", "num_layers", "charge_power", "attention",
-               "batch_size", "learning_rate", "weight_decay", "num_eval", "num_test", "fit")
+               "layout", "batch_size", "learning_rate", "weight_decay", "num_eval", "num_test", "fit")
 
 
-def model_from(settings: dict) -> prop.PropertyEGNN:
+def model_from(settings: dict, layout: str = "dense", edge_fraction: float = 1.0) -> prop.PropertyEGNN:
+    """The classifier of ``settings``; the layout changes the speed, not the function (dense fits any batch)."""
     return prop.PropertyEGNN(nf=settings["nf"], num_layers=settings["num_layers"], charge_power=settings["charge_power"],
-                             attention=settings["attention"])
+                             attention=settings["attention"], layout=layout, edge_fraction=edge_fraction)
 
 
 def arrays(mols: qm9.Molecules, name: str) -> dict[str, np.ndarray]:
@@ -38,6 +40,8 @@ def make_problem(config):
     check_keys(config, CONFIG_KEYS, "edm_property config")
     if config.property not in qm9.QM9_PROPERTIES:
         raise ValueError(f"unknown property {config.property!r}; choose from {qm9.QM9_PROPERTIES}")
+    if config.layout not in edm_egnn.LAYOUTS:
+        raise ValueError(f"unknown layout {config.layout!r}; choose from {edm_egnn.LAYOUTS}")
     cache = config.cache_dir or None
     train = qm9.load_qm9(cache, split="train_first_half")
     if config.max_train:
@@ -48,7 +52,9 @@ def make_problem(config):
     mean, mad = float(y.mean()), float(np.mean(np.abs(y - y.mean())))
     settings = {k: config[k] for k in ("property", "nf", "num_layers", "charge_power", "attention")}
     settings.update(mean=mean, mad=mad)
-    model = model_from(settings)
+    # training and validation batches in config.layout (its budget covers random batches); the test set in dense
+    fraction = edm_egnn.edge_fraction_for(train.num_atoms, min(config.batch_size, len(valid)))
+    model = model_from(settings, config.layout, fraction)
     train_arrays = arrays(train, config.property)
     params = model.init(jax.random.key(config.fit.seed), *(jnp.asarray(train_arrays[k][:1]) for k in
                                                            ("positions", "one_hot", "charges", "mask")))["params"]
@@ -61,7 +67,7 @@ def make_problem(config):
         return {"mae": jnp.mean(jnp.abs(prop.predict(model, state.params, eval_data, mean, mad) - eval_data["target"]))}
 
     def plot(state, path):
-        return finish(config, model, settings, state.params, os.path.dirname(path))
+        return finish(config, model_from(settings), settings, state.params, os.path.dirname(path))
 
     return step, state, ArrayLoader(train_arrays, config.batch_size, seed=config.fit.seed), evaluate, plot, arrays(valid, config.property)
 

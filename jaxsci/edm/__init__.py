@@ -1,6 +1,6 @@
 """EDM: E(3)-equivariant diffusion for 3D molecule generation (Hoogeboom, Satorras, Vignac, Welling; ICML 2022).
 
-- :mod:`jaxsci.edm.egnn`: the EGNN (dense, masked) and EDM's noise predictor :class:`EGNNDynamics`.
+- :mod:`jaxsci.edm.egnn`: the EGNN (dense masked, or an edge list of the real pairs) and EDM's noise predictor :class:`EGNNDynamics`.
 - :mod:`jaxsci.edm.diffusion`: schedules, the training loss, the likelihood :func:`nll_per_molecule`, :func:`sample`.
 - :mod:`jaxsci.edm.metrics`: atom / molecule stability from distance-inferred bonds; RDKit validity, uniqueness, novelty.
 - :mod:`jaxsci.edm.predictor`: the invariant EGNN property predictor of the conditional evaluation.

@@ -76,3 +76,15 @@ def test_missing_or_mismatched_classifier_is_refused(tmp_path):
     config.conditioning = "alpha"
     with pytest.raises(FileNotFoundError, match="no property classifier"):
         make_problem(config)
+
+
+def test_classifier_config_refusals():
+    from train.edm_property import make_problem
+
+    config = train.load_config(f"{train.CONFIG_DIR / 'edm_property.py'}:test")
+    config.layout = "sparse"
+    with pytest.raises(ValueError, match="unknown layout"):
+        make_problem(config)
+    config.layout, config.property = "edges", "polarity"
+    with pytest.raises(ValueError, match="unknown property"):
+        make_problem(config)
