@@ -25,7 +25,8 @@ CONFIG_KEYS = (
     "preset", "dataset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
     "coords_range", "norm_constant", "normalization_factor", "layout", "edge_fraction", "timesteps", "noise_schedule", "noise_precision",
     "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay", "clip_grad",
-    "ema_decay", "num_eval", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier", "fit",
+    "ema_decay", "num_eval", "nll_draws", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier",
+    "fit",
 )
 
 
@@ -109,8 +110,8 @@ def property_norms(train: qm9.Molecules, name: str) -> tuple[float, float]:
 
 def make_problem(config):
     check_keys(config, CONFIG_KEYS, "edm config")
-    if config.batch_size < 1 or config.eval_samples < 1 or config.num_eval < 1:
-        raise ValueError("batch_size, eval_samples and num_eval must be >= 1")
+    if min(config.batch_size, config.eval_samples, config.num_eval, config.nll_draws) < 1:
+        raise ValueError("batch_size, eval_samples, num_eval and nll_draws must be >= 1")
     make_model(config)  # refuses bad diffusion settings before loading data
     if config.classifier:
         if not config.conditioning:
@@ -154,7 +155,7 @@ def make_problem(config):
         params = state.ema_params if ema else state.params
         k_nll, k_sample = jax.random.split(key)
         batch = {k: v for k, v in eval_data.items() if not k.startswith("sample_")}
-        nll = edm.nll_per_molecule(model, params, batch, k_nll, log_pN(batch["mask"]))
+        nll = edm.nll_estimate(model, params, batch, k_nll, log_pN(batch["mask"]), num_draws=config.nll_draws)
         out = {"nll": jnp.mean(nll)}
         if with_stability:
             x, types, _ = edm.sample(model, params, k_sample, eval_data["sample_mask"], eval_data.get("sample_context"))
@@ -180,8 +181,8 @@ def final_evaluation(config, model, state, train, test, histogram, workdir: str,
     params = state.ema_params if state.ema_params is not None else state.params
     params = jax.device_get(params)
     test_arrays = as_arrays(test, None if ctx is None else ctx(test))
-    nll_fn = jax.jit(lambda p, b, k: edm.nll_per_molecule(model, p, b, k, edm.log_p_num_atoms(
-        histogram, jnp.sum(b["mask"], 1).astype(jnp.int32))))
+    nll_fn = jax.jit(lambda p, b, k: edm.nll_estimate(model, p, b, k, edm.log_p_num_atoms(
+        histogram, jnp.sum(b["mask"], 1).astype(jnp.int32)), num_draws=config.nll_draws))
     nlls = []
     for i, lo in enumerate(range(0, len(test), config.sample_batch)):
         chunk = jax.tree.map(lambda a: a[lo:lo + config.sample_batch], test_arrays)

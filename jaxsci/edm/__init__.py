@@ -1,7 +1,7 @@
 """EDM: E(3)-equivariant diffusion for 3D molecule generation (Hoogeboom, Satorras, Vignac, Welling; ICML 2022).
 
 - :mod:`jaxsci.edm.egnn`: the EGNN (dense masked, or an edge list of the real pairs) and EDM's noise predictor :class:`EGNNDynamics`.
-- :mod:`jaxsci.edm.diffusion`: schedules, the training loss, the likelihood :func:`nll_per_molecule`, :func:`sample`.
+- :mod:`jaxsci.edm.diffusion`: schedules, the training loss, the likelihood :func:`nll_per_molecule` (:func:`nll_estimate` averages draws), :func:`sample`.
 - :mod:`jaxsci.edm.metrics`: atom / molecule stability from distance-inferred bonds; RDKit validity, uniqueness, novelty.
 - :mod:`jaxsci.edm.predictor`: the invariant EGNN property predictor of the conditional evaluation.
 - :mod:`jaxsci.edm.data`: QM9 offline (the ``qm9pack`` wheel) with EDM's split; XYZ / SDF readers.
@@ -18,6 +18,7 @@ from jaxsci.edm.diffusion import (
     log_p_num_atoms,
     loss,
     loss_per_molecule,
+    nll_estimate,
     nll_per_molecule,
     node_mask_for,
     normalize,
@@ -42,6 +43,7 @@ __all__ = [
     "log_p_num_atoms",
     "loss",
     "loss_per_molecule",
+    "nll_estimate",
     "nll_per_molecule",
     "node_mask_for",
     "normalize",

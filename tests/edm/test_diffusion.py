@@ -247,3 +247,18 @@ def test_ancestral_sampler_with_the_exact_denoiser_returns_the_data_point():
     np.testing.assert_allclose(np.asarray(out_x)[m], np.asarray(x)[m], atol=0.05)
     np.testing.assert_array_equal(np.asarray(types)[m], np.argmax(batch["one_hot"], -1)[m])
     np.testing.assert_array_equal(np.asarray(charges)[m], batch["charges"][m])
+
+
+def test_nll_estimate_averages_independent_draws():
+    model = _model()
+    batch = _batch(3)
+    params = edm.init(jax.random.key(0), model, batch)
+    key = jax.random.key(9)
+    draws = [edm.nll_per_molecule(model, params, batch, k) for k in jax.random.split(key, 3)]
+    np.testing.assert_allclose(edm.nll_estimate(model, params, batch, key, num_draws=3), np.mean(draws, 0), rtol=1e-5)
+    log_pN = jnp.array([-1.0, -2.0, -3.0])
+    np.testing.assert_allclose(edm.nll_estimate(model, params, batch, key, log_pN, num_draws=3),
+                               np.mean(draws, 0) - log_pN, rtol=1e-5)
+    assert not np.allclose(draws[0], draws[1])  # the draws differ: the average is not one draw repeated
+    with pytest.raises(ValueError, match="num_draws"):
+        edm.nll_estimate(model, params, batch, key, num_draws=0)
