@@ -20,7 +20,8 @@ from jaxsci.pips import baselines, molecules
 CONFIG_KEYS = (
     "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
     "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
-    "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "hot_temp", "steered_spring", "fit",
+    "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "hot_temp", "steered_spring", "energy_map",
+    "fit",
 )
 MOLECULES = ("alanine_dipeptide", "polyproline", "chignolin")
 IMPLICIT = {"none": None, "obc": "obc", "gbn2": "gbn2"}
@@ -38,6 +39,8 @@ def check_config(config) -> None:
             raise ValueError(f"unknown {key} {config[key]!r}; choose from {allowed}")
     if config.num_replicas < 1 or config.num_eval < 1:
         raise ValueError("num_replicas and num_eval must be >= 1")
+    if config.energy_map < 0 or config.energy_map == 1:
+        raise ValueError(f"energy_map is a grid size >= 2 (or 0: no map), got {config.energy_map}")
     if config.eval_sigma is not None and not config.eval_sigma >= 0:
         raise ValueError(f"eval_sigma must be >= 0 (or None: the training sigma), got {config.eval_sigma}")
 
@@ -113,11 +116,16 @@ def compare_paths(config, built, model, params, workdir: str) -> str:
            "num_paths": config.num_eval, "num_steps": cfg.num_steps, "metrics": metrics}
     with open(os.path.join(workdir, "paths.json"), "w") as f:
         json.dump(out, f, indent=1)
-    return plot_paths(system, runs, built, os.path.join(workdir, "paths.png"))
+    emap = None
+    if config.molecule == "alanine_dipeptide" and config.energy_map:
+        emap = molecules.phi_psi_energy_map(built, config.energy_map)
+        np.savez(os.path.join(workdir, "energy_map.npz"), phi_deg=emap[0], psi_deg=emap[1], energy=emap[2])
+    return plot_paths(system, runs, built, os.path.join(workdir, "paths.png"), energy_map=emap)
 
 
-def plot_paths(system, runs, built, path: str, max_paths: int = 16) -> str:
-    """Top: the paths on (phi, psi) for alanine dipeptide, else the distance of the collective variables to
+def plot_paths(system, runs, built, path: str, max_paths: int = 16, energy_map=None) -> str:
+    """Top: the paths on (phi, psi) for alanine dipeptide (over ``energy_map = (phi, psi, energy)`` from
+    :func:`jaxsci.pips.molecules.phi_psi_energy_map` when given), else the distance of the collective variables to
     the target's along the path (the hit radius dashed); bottom: the potential energy along the path."""
     plt = pyplot()
     fig, axes = plt.subplots(2, len(runs), figsize=(3.2 * len(runs), 6.0))
@@ -139,6 +147,12 @@ def plot_paths(system, runs, built, path: str, max_paths: int = 16) -> str:
             continue
         angles = np.rad2deg(cvs)
         ax = axes[0, j]
+        if energy_map is not None:
+            levels = np.arange(0.0, 81.0, 8.0)  # kJ/mol above the map's minimum; higher is drawn as the top level
+            filled = ax.contourf(energy_map[0], energy_map[1], np.minimum(energy_map[2], levels[-1]).T, levels=levels,
+                                 cmap="Greys_r", alpha=0.6)
+            if j == len(runs) - 1:
+                fig.colorbar(filled, ax=ax, label="relaxed energy (kJ/mol)")
         for a in angles:
             jumps = np.abs(np.diff(a, axis=0)).max(-1) > 180  # do not draw across the periodic boundary
             a = a.copy()

@@ -138,9 +138,14 @@ _minimize = minimize  # the builder's ``minimize`` argument shadows the function
 
 @jax.jit(static_argnums=(2,))
 def _fire(ff, x, steps, dt0, dt_max, max_step):
-    # FIRE (Bitzek et al. 2006) parameters.
+    return fire(lambda y: _ff.energy(ff, y), x, steps, dt0, dt_max, max_step)
+
+
+def fire(potential, x, steps: int, dt0: float = 0.0005, dt_max: float = 0.0025, max_step: float = 0.02):
+    """FIRE (Bitzek et al. 2006) on ``potential(x) -> kJ/mol`` from ``x (N, 3)`` nm, ``steps`` steps (a
+    ``lax.fori_loop``; traceable, so it can be vmapped); returns the lowest-energy positions visited."""
     n_min, f_inc, f_dec, a0, f_a = 5, 1.1, 0.5, 0.1, 0.99
-    e_and_g = jax.value_and_grad(lambda y: _ff.energy(ff, y))
+    e_and_g = jax.value_and_grad(potential)
     e0, g0 = e_and_g(x)
 
     def body(_, s):
@@ -168,3 +173,19 @@ def _fire(ff, x, steps, dt0, dt_max, max_step):
     init = (x, jnp.zeros_like(x), -g0, dt0, jnp.asarray(a0, x.dtype), jnp.asarray(0), x, e0)
     out = jax.lax.fori_loop(0, steps, body, init)
     return out[6]
+
+
+def relaxed_scan(potential, cv, x_init, cv_grid, *, spring: float = 5000.0, steps: int = 1000, periodic: bool = True):
+    """The adiabatic (relaxed) energy map over collective variables: at each grid point ``cv_grid (G, d)`` the
+    potential plus ``spring / 2 |cv(x) - c|^2`` (wrapped if ``periodic``; kJ/mol per squared cv unit) is minimised
+    by :func:`fire` from ``x_init (G, N, 3)``, every other coordinate free. Returns ``(energy (G,) kJ/mol of the
+    potential alone, cv_reached (G, d), x (G, N, 3))``. For alanine dipeptide in vacuum over (phi, psi) this is the
+    usual zero-temperature stand-in for the free-energy map (it leaves out the entropy)."""
+    wrap = (lambda d: jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi) if periodic else (lambda d: d)
+
+    def one(x0, c):
+        biased = lambda x: potential(x) + 0.5 * spring * jnp.sum(wrap(cv(x) - c) ** 2)  # noqa: E731
+        x = fire(biased, x0, steps)
+        return potential(x), cv(x), x
+
+    return jax.jit(jax.vmap(one))(jnp.asarray(x_init), jnp.asarray(cv_grid, jnp.asarray(x_init).dtype))

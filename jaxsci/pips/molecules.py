@@ -71,6 +71,31 @@ def alanine_dipeptide(implicit: str | None = None, *, start_deg=C5, target_deg=C
     return Built(system, mol, ff, angles(start), angles(target))
 
 
+def phi_psi_energy_map(built: Built, grid: int = 24, *, steps: int = 1000, spring: float = 5000.0):
+    """The relaxed energy map of alanine dipeptide over (phi, psi) (:func:`jaxsci.md.structures.relaxed_scan` on a
+    ``grid x grid`` lattice of cell centres, each point started from the minimised start with its dihedrals set).
+    Returns ``(phi (grid,), psi (grid,), energy (grid, grid))``: degrees, and kJ/mol above the map's minimum,
+    ``energy[i, j]`` at ``(phi[i], psi[j])``."""
+    if grid < 2:
+        raise ValueError(f"grid must be >= 2, got {grid}")
+    mol, system = built.molecule, built.system
+    bonds = np.array([[a.index, b.index] for a, b in mol.topology.bonds()])
+    centres = -180.0 + (np.arange(grid) + 0.5) * 360.0 / grid
+    lattice = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
+    start = np.asarray(system.start, np.float64)
+    x_init = []
+    for point in np.deg2rad(lattice):
+        x = start
+        for idx, angle in zip(mol.phi_psi_atoms, point):
+            x = geometry.set_dihedral(x, bonds, tuple(int(i) for i in idx), float(angle))
+        x_init.append(x)
+    dtype = system.start.dtype
+    energy, _, _ = structures.relaxed_scan(system.potential, system.cv, jnp.asarray(np.stack(x_init), dtype),
+                                           jnp.asarray(np.deg2rad(lattice), dtype), spring=spring, steps=steps)
+    energy = np.asarray(energy, np.float64).reshape(grid, grid)
+    return centres, centres, energy - energy.min()
+
+
 def _peptide_system(start: peptides.Peptide, target: peptides.Peptide, cv, cv_periodic: bool, hit_radius: float,
                     dtype) -> Built:
     names = lambda p: [a.name for a in p.molecule.topology.atoms()]  # noqa: E731

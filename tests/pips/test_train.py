@@ -43,6 +43,9 @@ def test_runner_end_to_end(tmp_path):
     assert (tmp_path / "paths.png").stat().st_size > 1000
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
     assert evals and "hit" in evals[-1]
+    emap = np.load(tmp_path / "energy_map.npz")  # the relaxed (phi, psi) map under the plotted paths
+    assert emap["energy"].shape == (3, 3) and np.all(np.isfinite(emap["energy"])) and emap["energy"].min() == 0.0
+    np.testing.assert_allclose(emap["phi_deg"], [-120.0, 0.0, 120.0])
 
 
 @pytest.mark.parametrize("override, match", [
@@ -53,13 +56,14 @@ def test_runner_end_to_end(tmp_path):
     ("--config.molecule=chignolin", "GBn2"),  # the peptides are built in GBn2 only
     ("--config.lr_schedule=step", "unknown lr_schedule"),
     ("--config.eval_sigma=-0.1", "eval_sigma"),
+    ("--config.energy_map=1", "energy_map"),
 ])
 def test_bad_values_are_refused_before_work(override, match):
     from train.pips import make_problem
 
     config = train.load_config(f"{train.CONFIG_DIR / 'pips.py'}:test")
     key, value = override[len("--config."):].split("=")
-    config[key] = float(value) if key == "eval_sigma" else value
+    config[key] = {"eval_sigma": float, "energy_map": int}.get(key, str)(value)
     with pytest.raises(ValueError, match=match):
         make_problem(config)
 

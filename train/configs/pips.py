@@ -18,7 +18,7 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     presets = {
         # tiny: a few short paths, a small network, two updates; used by the tests
         "test": dict(num_steps=20, save_every=10, num_replicas=8, num_eval=4, features=(16, 16), optimizer="adam",
-                     learning_rate=1e-3, updates=2, log_every=1, eval_every=2, checkpoint_every=2),
+                     learning_rate=1e-3, updates=2, log_every=1, eval_every=2, checkpoint_every=2, energy_map=3),
         # 2-core CPU, ~16 min: 1 ps paths (1000 steps), 32 rollouts per update, 500 updates; the recipe of RESULTS.md
         # (78 % hits below steered MD's energy): sigma 0.2, terminal_scale 1000, adam 3e-4 cosine-decayed, clip 1,
         # evaluated without the exploration noise
@@ -61,6 +61,9 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
         c.eval_sigma = p["eval_sigma"]
     c.hot_temp = 1000.0  # K, the raised-temperature MD baseline
     c.steered_spring = 500.0  # kJ/mol/rad^2 on (phi, psi), the steered-MD baseline
+    # alanine dipeptide: the relaxed energy map under the plotted paths, on an energy_map x energy_map grid of
+    # (phi, psi) (~30 s on a CPU for 24; 0: no map)
+    c.energy_map = p.get("energy_map", 24)
     c.fit = ml_collections.ConfigDict(dict(
         num_steps=p["updates"], seed=0, log_every=p["log_every"], eval_every=p["eval_every"],
         checkpoint_every=p["checkpoint_every"], keep_checkpoints=2, progress=True, check_finite=True,
