@@ -5,6 +5,7 @@ RDKit validity / uniqueness / novelty and the test NLL (``results.json``, ``samp
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -16,7 +17,7 @@ import optax
 
 from jaxsci import edm
 from jaxsci.core import check_keys, clip_by_recent_norms, gradient_step, init_train_state
-from jaxsci.core.data import ArrayLoader
+from jaxsci.core.data import ArrayLoader, map_chunks
 from jaxsci.core.log import pyplot, save_figure
 from jaxsci.edm import data as qm9
 from jaxsci.edm import metrics
@@ -183,16 +184,9 @@ def final_evaluation(config, model, state, train, test, histogram, workdir: str,
     test_arrays = as_arrays(test, None if ctx is None else ctx(test))
     nll_fn = jax.jit(lambda p, b, k: edm.nll_estimate(model, p, b, k, edm.log_p_num_atoms(
         histogram, jnp.sum(b["mask"], 1).astype(jnp.int32)), num_draws=config.nll_draws))
-    nlls = []
-    for i, lo in enumerate(range(0, len(test), config.sample_batch)):
-        chunk = jax.tree.map(lambda a: a[lo:lo + config.sample_batch], test_arrays)
-        if len(chunk["mask"]) < config.sample_batch:  # one compiled shape: pad with copies, drop their values
-            n = len(chunk["mask"])
-            chunk = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], config.sample_batch - n, 0)]), chunk)
-            nlls.append(np.asarray(nll_fn(params, chunk, jax.random.key(10_000 + i)))[:n])
-        else:
-            nlls.append(np.asarray(nll_fn(params, chunk, jax.random.key(10_000 + i))))
-    nll = float(np.mean(np.concatenate(nlls)))
+    chunk_index = itertools.count()  # chunk i draws its t and noise from key 10_000 + i
+    nll = float(np.mean(map_chunks(lambda b: nll_fn(params, b, jax.random.key(10_000 + next(chunk_index))),
+                                   test_arrays, config.sample_batch)))
 
     sample_fn = jax.jit(lambda p, k, m, c: edm.sample(model, p, k, m, c))
     rng = np.random.default_rng(config.fit.seed + 1)
@@ -245,7 +239,7 @@ def conditional_mae(config, train, x, types, mask, targets) -> dict:
     fn = jax.jit(lambda p, b: edm.predictor.predict(model, p, b, s["mean"], s["mad"]))
 
     def predict(b):
-        return np.concatenate([np.asarray(fn(params, jax.tree.map(lambda a: a[i:i + 500], b))) for i in range(0, len(b["mask"]), 500)])
+        return map_chunks(lambda chunk: fn(params, chunk), b, 500)
 
     generated = as_arrays(qm9.Molecules(x, np.where(mask, types, -1), mask, qm9.QM9_ATOMS))  # conditioning is QM9 only
     real = arrays(train.take(np.arange(min(len(train), config.num_test))), config.conditioning)

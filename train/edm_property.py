@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from jaxsci.core import check_keys, gradient_step, init_train_state
-from jaxsci.core.data import ArrayLoader
+from jaxsci.core.data import ArrayLoader, map_chunks
 from jaxsci.edm import data as qm9
 from jaxsci.edm import egnn as edm_egnn
 from jaxsci.edm import predictor as prop
@@ -77,8 +77,7 @@ def finish(config, model, settings, params, workdir: str) -> str:
     test = qm9.load_qm9(config.cache_dir or None, split="test")
     test = arrays(test.take(np.arange(min(config.num_test, len(test)))), config.property)
     fn = jax.jit(lambda p, b: prop.predict(model, p, b, settings["mean"], settings["mad"]))
-    pred = np.concatenate([np.asarray(fn(params, jax.tree.map(lambda a: a[i:i + 500], test)))
-                           for i in range(0, len(test["target"]), 500)])
+    pred = map_chunks(lambda chunk: fn(params, chunk), test, 500)
     settings = dict(settings, test_mae=float(np.mean(np.abs(pred - test["target"]))), num_test=int(len(pred)))
     print(f"[edm_property] {config.property}: test MAE {settings['test_mae']:.4g} on {len(pred)} molecules")
     with open(os.path.join(workdir, "classifier.msgpack"), "wb") as f:

@@ -9,7 +9,7 @@
 
 from jaxsci.core.checkpoint import Checkpointer, latest_checkpoint_step
 from jaxsci.core.config import ConfigError, FitConfig, apply_overrides, check_keys
-from jaxsci.core.data import ArrayLoader, as_stream
+from jaxsci.core.data import ArrayLoader, as_stream, map_chunks
 from jaxsci.core.log import plot_metrics, read_metrics
 from jaxsci.core.loop import FitResult, NonFiniteError, fit
 from jaxsci.core.parallel import DATA_AXIS, make_mesh, replicate, replicated, shard_batch, to_host
@@ -26,6 +26,7 @@ __all__ = [
     "TrainState",
     "apply_overrides",
     "as_stream",
+    "map_chunks",
     "check_keys",
     "clip_by_recent_norms",
     "fit",

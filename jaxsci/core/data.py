@@ -112,3 +112,20 @@ def as_stream(data: Callable[[int], Any] | Iterable[Any], start_step: int = 0) -
         return next(iterator)
 
     return stream
+
+
+def map_chunks(fn: Callable[[Any], Any], arrays: Any, chunk_size: int) -> Any:
+    """``fn`` over ``arrays`` (a pytree with a shared leading axis of size N) in chunks of ``chunk_size``, results
+    concatenated along axis 0 as NumPy. The last chunk is padded with copies of its first example (their results
+    dropped), so a jitted ``fn`` compiles once; ``fn`` must treat examples independently."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    n = len(jax.tree.leaves(arrays)[0])
+    outs = []
+    for lo in range(0, n, chunk_size):
+        chunk = jax.tree.map(lambda a: a[lo:lo + chunk_size], arrays)
+        k = min(chunk_size, n - lo)
+        if k < chunk_size:
+            chunk = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], chunk_size - k, 0)]), chunk)
+        outs.append(jax.tree.map(lambda r: np.asarray(r)[:k], fn(chunk)))
+    return jax.tree.map(lambda *rs: np.concatenate(rs), *outs)

@@ -257,3 +257,22 @@ def test_array_loader_tuple_seed_and_process_index_check():
     np.testing.assert_array_equal(ArrayLoader(x, 8, seed=3).global_indices(1), ArrayLoader(x, 8, seed=3)(1))
     with pytest.raises(ValueError, match="process_index 2 not in"):
         ArrayLoader(x, 8, process_index=2, process_count=2)
+
+
+def test_map_chunks_equals_one_call_and_compiles_once():
+    from jaxsci.core import map_chunks
+
+    arrays = {"a": np.arange(23.0).reshape(23, 1), "b": np.arange(23) % 5}
+    shapes = []
+
+    def fn(chunk):
+        shapes.append(chunk["a"].shape)
+        return {"s": chunk["a"][:, 0] * 2 + chunk["b"], "n": chunk["b"]}
+
+    out = map_chunks(fn, arrays, 10)
+    np.testing.assert_array_equal(out["s"], arrays["a"][:, 0] * 2 + arrays["b"])
+    np.testing.assert_array_equal(out["n"], arrays["b"])
+    assert shapes == [(10, 1)] * 3  # the last chunk (3 examples) padded to 10
+    np.testing.assert_array_equal(map_chunks(lambda c: c["b"], arrays, 50), arrays["b"])
+    with pytest.raises(ValueError, match="chunk_size"):
+        map_chunks(fn, arrays, 0)
