@@ -5,6 +5,7 @@ along (phi, psi), all with the same path length and dynamics."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import jax
@@ -20,7 +21,8 @@ from jaxsci.pips import baselines, molecules
 CONFIG_KEYS = (
     "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
     "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
-    "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "hot_temp", "steered_spring", "energy_map",
+    "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "sigma_start", "hot_temp", "steered_spring",
+    "energy_map",
     "fit",
 )
 MOLECULES = ("alanine_dipeptide", "polyproline", "chignolin")
@@ -39,6 +41,8 @@ def check_config(config) -> None:
             raise ValueError(f"unknown {key} {config[key]!r}; choose from {allowed}")
     if config.num_replicas < 1 or config.num_eval < 1:
         raise ValueError("num_replicas and num_eval must be >= 1")
+    if config.sigma_start is not None and not config.sigma_start > 0:
+        raise ValueError(f"sigma_start must be positive (or None: a constant sigma), got {config.sigma_start}")
     if config.energy_map < 0 or config.energy_map == 1:
         raise ValueError(f"energy_map is a grid size >= 2 (or 0: no map), got {config.energy_map}")
     if config.eval_sigma is not None and not config.eval_sigma >= 0:
@@ -52,6 +56,12 @@ def pice_config(config, *, evaluation: bool = False) -> pips.PICEConfig:
                            sigma=sigma, control_scale=config.control_scale, grad_scale=config.grad_scale,
                            terminal_scale=config.terminal_scale, abs_noise_cost=config.abs_noise_cost,
                            save_every=config.save_every)
+
+
+def sigma_at(config, step: int) -> float:
+    """The control noise of update ``step``: cosine-annealed from ``sigma_start`` to ``sigma`` over the run."""
+    frac = min(step / max(config.fit.num_steps, 1), 1.0)
+    return config.sigma + (config.sigma_start - config.sigma) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 def make_problem(config):
@@ -76,7 +86,9 @@ def make_problem(config):
     batch = {"x0": x0, "index": np.arange(config.num_replicas, dtype=np.int32)}
 
     def data(i):
-        return batch
+        if config.sigma_start is None:
+            return batch
+        return {**batch, "sigma": np.full(config.num_replicas, sigma_at(config, i), np.float32)}
 
     eval_x0 = jnp.broadcast_to(system.start, (config.num_eval, n_atoms, 3))
     eval_cfg = pice_config(config, evaluation=True)

@@ -101,13 +101,19 @@ def terminal_cost(x: jax.Array, target: jax.Array, scale: float) -> jax.Array:
 
 
 def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.Array, keys: jax.Array, *,
-            with_grads: bool = False):
+            with_grads: bool = False, sigma: jax.Array | None = None):
     """Controlled paths of ``n`` replicas from ``x0 (n, N, 3)`` with ``keys (n,)``; returns ``Paths`` and, with
-    ``with_grads``, the per-replica PICE gradients (the params pytree with a leading axis n), else None."""
+    ``with_grads``, the per-replica PICE gradients (the params pytree with a leading axis n), else None.
+    ``sigma (n,)``: each replica's control noise, in place of ``cfg.sigma`` (an annealed schedule)."""
     masses = jnp.asarray(system.masses, x0.dtype)
-    lam = cfg.sigma**2 if cfg.sigma > 0 else 1.0  # sigma = 0 (sampling): the running cost with lambda = 1
+    per_replica = sigma is not None
+    sigmas = jnp.asarray(sigma, x0.dtype) if per_replica else jnp.zeros(x0.shape[:1], x0.dtype)
 
-    def one(x0, key):
+    def one(x0, key, sigma_n):
+        # cfg.sigma as a Python number unless overridden (the same arithmetic as before the override existed)
+        sigma = sigma_n if per_replica else cfg.sigma
+        lam = jnp.where(sigma > 0, sigma**2, 1.0) if per_replica else (cfg.sigma**2 if cfg.sigma > 0 else 1.0)
+        # (sigma = 0, sampling: the running cost with lambda = 1)
         k_v, k_run = jax.random.split(key)
         v0 = langevin.maxwell_boltzmann(k_v, masses, cfg.temp)
         state = langevin.init_state(system.potential, x0, v0)
@@ -116,7 +122,7 @@ def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.A
         def step(carry, k):
             state, cost, emax, grads = carry
             k_eps, k_xi = jax.random.split(k)
-            eps = cfg.sigma * jax.random.normal(k_eps, state.x.shape, state.x.dtype)
+            eps = sigma * jax.random.normal(k_eps, state.x.shape, state.x.dtype)
             xi = jax.random.normal(k_xi, state.x.shape, state.x.dtype)
             if with_grads:
                 u, vjp = jax.vjp(lambda p: control(model, p, state.x, cfg.grad_scale), params)
@@ -139,7 +145,7 @@ def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.A
             block, init, jax.random.split(k_run, cfg.num_steps // cfg.save_every))
         return state.x, saved, energy, emax, cost / cfg.num_steps, grads
 
-    x, saved, energy, emax, control_cost, grads = jax.vmap(one)(x0, keys)
+    x, saved, energy, emax, control_cost, grads = jax.vmap(one)(x0, keys, sigmas)
     terminal = terminal_cost(x, jnp.asarray(system.target, x.dtype), cfg.terminal_scale)
     return Paths(x, saved, energy, emax, control_cost, terminal, control_cost + terminal), grads
 
@@ -154,7 +160,8 @@ def importance_weights(cost: jax.Array) -> tuple[jax.Array, jax.Array]:
 def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: optax.GradientTransformation, *,
               clip_norm: float | None = None):
     """``step(state, batch, key) -> (state, metrics)`` for :func:`jaxsci.core.fit`: one PICE update from
-    ``n`` rollouts. ``batch = {"x0": (n, N, 3), "index": (n,) int}``; replica i's randomness is
+    ``n`` rollouts. ``batch = {"x0": (n, N, 3), "index": (n,) int[, "sigma": (n,) the control noise of this
+    update, for an annealed schedule]}``; replica i's randomness is
     ``fold_in(key, index_i)``, so the result does not depend on how the replicas are split over devices.
     ``clip_norm``: rescale the weighted gradient to at most this global norm (None: the original's plain
     update). A replica whose path blew up (non-finite cost) gets weight 0 and is counted in ``diverged``;
@@ -166,7 +173,8 @@ def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: opta
 
     def step(state: TrainState, batch, key):
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(batch["index"])
-        paths, grads = rollout(model, state.params, system, cfg, batch["x0"], keys, with_grads=True)
+        paths, grads = rollout(model, state.params, system, cfg, batch["x0"], keys, with_grads=True,
+                               sigma=batch.get("sigma"))
         w, ess = importance_weights(paths.cost)
         ok = jnp.isfinite(paths.cost)  # a blown-up replica's gradient may be NaN: 0 * NaN would poison the sum
         grads = jax.tree.map(lambda g: jnp.tensordot(w.astype(g.dtype), jnp.where(ok.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0), axes=1), grads)

@@ -57,13 +57,14 @@ def test_runner_end_to_end(tmp_path):
     ("--config.lr_schedule=step", "unknown lr_schedule"),
     ("--config.eval_sigma=-0.1", "eval_sigma"),
     ("--config.energy_map=1", "energy_map"),
+    ("--config.sigma_start=0", "sigma_start"),
 ])
 def test_bad_values_are_refused_before_work(override, match):
     from train.pips import make_problem
 
     config = train.load_config(f"{train.CONFIG_DIR / 'pips.py'}:test")
     key, value = override[len("--config."):].split("=")
-    config[key] = {"eval_sigma": float, "energy_map": int}.get(key, str)(value)
+    config[key] = {"eval_sigma": float, "sigma_start": float, "energy_map": int}.get(key, str)(value)
     with pytest.raises(ValueError, match=match):
         make_problem(config)
 
@@ -71,3 +72,20 @@ def test_bad_values_are_refused_before_work(override, match):
 def test_unknown_key_is_a_config_error():
     with pytest.raises(SystemExit, match="config error"):
         main(["pips", "--config", f"{train.CONFIG_DIR / 'pips.py'}:test", "--config.sigmaa=0.1"])
+
+
+def test_annealed_sigma_reaches_the_batches():
+    from train.pips import make_problem, sigma_at
+
+    config = train.load_config(f"{train.CONFIG_DIR / 'pips.py'}:test")
+    config.sigma, config.sigma_start, config.fit.num_steps = 0.2, 0.4, 10
+    assert sigma_at(config, 0) == pytest.approx(0.4) and sigma_at(config, 10) == pytest.approx(0.2)
+    assert sigma_at(config, 5) == pytest.approx(0.3) and sigma_at(config, 99) == pytest.approx(0.2)
+    step, state, data, *_ = make_problem(config)
+    batch = data(5)
+    np.testing.assert_allclose(batch["sigma"], 0.3, rtol=1e-6)
+    assert batch["sigma"].shape == (config.num_replicas,)
+    _, metrics = jax.jit(step)(state, batch, jax.random.key(0))
+    assert np.isfinite(float(metrics["cost"]))
+    config.sigma_start = None
+    assert "sigma" not in make_problem(config)[2](5)

@@ -46,6 +46,8 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.temp = 300.0  # K
     c.friction = 1.0  # 1/ps
     c.sigma = p.get("sigma", 0.05)  # control noise (action units); 0.05 is the original's
+    # exploration: anneal the control noise from sigma_start down to sigma (cosine over the run; None: constant)
+    c.sigma_start = ml_collections.config_dict.placeholder(float)
     c.control_scale = 1000.0  # kJ/mol/nm per action unit (the original's CustomExternalForce k)
     c.grad_scale = 10.0
     c.terminal_scale = p.get("terminal_scale", 10.0)  # 10 is the original's
