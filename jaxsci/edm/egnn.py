@@ -136,13 +136,19 @@ def complete_graph(node_mask: jax.Array, layout: str = "dense", edge_fraction: f
 
 def edge_fraction_for(num_atoms: np.ndarray, batch_size: int, n_max: int | None = None, z: float = 6.0) -> float:
     """An ``edge_fraction`` for batches of ``batch_size`` molecules drawn at random from molecules with
-    ``num_atoms (M,)`` atoms: the mean number of real pairs of a batch plus ``z`` standard deviations, over the dense
-    count ``B * n_max * (n_max - 1)`` (capped at 1). With z = 6 a random batch overflows with odds below 1e-9."""
+    ``num_atoms (M,)`` atoms, over the dense count ``B * n_max * (n_max - 1)`` (capped at 1): the mean number of real
+    pairs of a batch plus ``z`` standard deviations (with z = 6 a random batch overflows with odds below 1e-9), or the
+    exact worst case (the ``batch_size`` largest molecules) when that is smaller; below 16 molecules, where the normal
+    approximation is poor, always the worst case."""
     num_atoms = np.asarray(num_atoms, np.float64)
     n_max = int(num_atoms.max()) if n_max is None else n_max
     pairs = num_atoms * (num_atoms - 1)
+    dense = batch_size * n_max * max(n_max - 1, 1)
+    worst = np.sort(pairs)[::-1][:batch_size].sum() + pairs.max() * max(batch_size - len(pairs), 0)
+    if batch_size < 16:
+        return float(min(1.0, worst / dense))
     need = batch_size * pairs.mean() + z * math.sqrt(batch_size) * pairs.std()
-    return float(min(1.0, need / (batch_size * n_max * max(n_max - 1, 1))))
+    return float(min(1.0, need / dense, worst / dense))
 
 
 class PairMLP(nn.Module):

@@ -206,6 +206,9 @@ def test_edge_fraction_for_covers_random_batches():
     worst = max(np.sum(s * (s - 1)) for s in (rng.choice(sizes, 16) for _ in range(2000)))
     assert worst <= frac * 16 * 29 * 28
     assert edm.egnn.edge_fraction_for(np.full(10, 5), 4) == pytest.approx(1.0)  # equal sizes: all pairs are real
+    # small batches get the exact worst case: here the 3 largest molecules (29, 29, 20 atoms)
+    small = edm.egnn.edge_fraction_for(np.array([29, 29, 20, 5, 5, 5]), 3)
+    assert small == pytest.approx((2 * 29 * 28 + 20 * 19) / (3 * 29 * 28))
 
 
 def test_dynamics_and_predictor_take_the_edge_layout(x64):
