@@ -112,6 +112,10 @@ def _time_train_step(model: edm.EDM, params, batch: dict, repeats: int, warmup: 
     return time_jitted(step, state, jax.tree.map(jnp.asarray, batch), jax.random.key(1), repeats=repeats, warmup=warmup)
 
 
+def _layout_suffix(layout: str) -> str:
+    return ", edge list" if layout == "edges" else ""
+
+
 def _repeats(nf: int, num_layers: int, quick: bool) -> tuple[int, int]:
     return (3, 1) if quick or nf * num_layers >= 1024 else (10, 2)
 
@@ -122,7 +126,7 @@ def _train_row(nf: int, num_layers: int, batch_size: int, quick: bool, layout: s
     params = edm.init(jax.random.key(0), model, batch)
     repeats, warmup = _repeats(nf, num_layers, quick)
     ours = _time_train_step(model, params, batch, repeats, warmup)
-    case = f"train step nf {nf} L {num_layers}, batch {batch_size}" + (", edge list" if layout == "edges" else "")
+    case = f"train step nf {nf} L {num_layers}, batch {batch_size}" + _layout_suffix(layout)
     notes = (f"ours {'dense masked (B,N,N)' if layout == 'dense' else 'edge list of the real pairs'}; "
              f"{num_params(params) / 1e6:.2f}M params; N {N_ATOMS}")
     setup = _torch_setup(model, params, batch)
@@ -153,7 +157,7 @@ def _sample_row(nf: int, num_layers: int, batch_size: int, timesteps: int, quick
     chain = jax.jit(lambda p, k, m: edm.sample(model, p, k, m))
     repeats, warmup = (2, 1) if quick else (1, 1)  # a default-size chain is long: one timed run after the compiling one
     ours = time_jitted(chain, params, jax.random.key(2), mask, repeats=repeats, warmup=warmup)
-    case = f"sample chain T {timesteps} nf {nf} L {num_layers}, batch {batch_size}" + (", edge list" if layout == "edges" else "")
+    case = f"sample chain T {timesteps} nf {nf} L {num_layers}, batch {batch_size}" + _layout_suffix(layout)
     notes = f"{timesteps + 1} network calls, ours {ours.median_s / (timesteps + 1) * 1e3:.2f} ms/call"
     setup = _torch_setup(model, params, batch)
     if setup is None:

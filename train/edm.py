@@ -24,20 +24,17 @@ from jaxsci.edm import metrics
 
 CONFIG_KEYS = (
     "preset", "dataset", "cache_dir", "max_train", "conditioning", "nf", "num_layers", "inv_sublayers", "attention", "tanh",
-    "coords_range", "norm_constant", "normalization_factor", "layout", "edge_fraction", "timesteps", "noise_schedule", "noise_precision",
-    "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay", "clip_grad",
-    "ema_decay", "num_eval", "nll_draws", "eval_samples", "num_samples", "sample_batch", "num_test", "classifier",
-    "fit",
+    "coords_range", "norm_constant", "normalization_factor", "layout", "edge_fraction", "timesteps", "noise_schedule",
+    "noise_precision", "loss_type", "norm_values", "include_charges", "batch_size", "learning_rate", "weight_decay",
+    "clip_grad", "ema_decay", "num_eval", "nll_draws", "eval_samples", "num_samples", "sample_batch", "num_test",
+    "classifier", "fit",
 )
 
 
 def make_model(config, atoms=qm9.QM9_ATOMS, edge_fraction: float | None = None) -> edm.EDM:
     """The model of ``config``; ``edge_fraction`` (layout "edges"): the budget when ``config.edge_fraction`` is None."""
-    if config.layout not in edm.egnn.LAYOUTS:
-        raise ValueError(f"unknown layout {config.layout!r}; choose from {edm.egnn.LAYOUTS}")
     frac = config.edge_fraction if config.edge_fraction is not None else (edge_fraction or 1.0)
-    if not 0 < frac <= 1:
-        raise ValueError(f"edge_fraction must be in (0, 1], got {frac}")
+    edm.egnn.check_layout(config.layout, frac)
     cfg = edm.EDMConfig(num_classes=len(atoms), include_charges=config.include_charges,
                         timesteps=config.timesteps, noise_schedule=config.noise_schedule,
                         noise_precision=config.noise_precision, loss_type=config.loss_type,

@@ -40,8 +40,7 @@ def make_problem(config):
     check_keys(config, CONFIG_KEYS, "edm_property config")
     if config.property not in qm9.QM9_PROPERTIES:
         raise ValueError(f"unknown property {config.property!r}; choose from {qm9.QM9_PROPERTIES}")
-    if config.layout not in edm_egnn.LAYOUTS:
-        raise ValueError(f"unknown layout {config.layout!r}; choose from {edm_egnn.LAYOUTS}")
+    edm_egnn.check_layout(config.layout)
     cache = config.cache_dir or None
     train = qm9.load_qm9(cache, split="train_first_half")
     if config.max_train:

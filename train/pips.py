@@ -16,6 +16,7 @@ import optax
 from jaxsci import pips
 from jaxsci.core import check_keys, init_train_state
 from jaxsci.core.log import pyplot, save_figure
+from jaxsci.md.geometry import wrap_angle
 from jaxsci.pips import baselines, molecules
 
 CONFIG_KEYS = (
@@ -147,7 +148,7 @@ def plot_paths(system, runs, built, path: str, max_paths: int = 16, energy_map=N
         cvs = np.asarray(jax.vmap(jax.vmap(system.cv))(paths.saved[:max_paths]))  # (n, K, d)
         if not plane:
             d = cvs - np.asarray(built.target_cv)
-            d = np.mod(d + np.pi, 2 * np.pi) - np.pi if system.cv_periodic else d
+            d = np.asarray(wrap_angle(d)) if system.cv_periodic else d
             ax = axes[0, j]
             frac = np.arange(1, cvs.shape[1] + 1) / cvs.shape[1]
             ax.plot(frac, np.linalg.norm(d, axis=-1).T, lw=0.7, alpha=0.7)

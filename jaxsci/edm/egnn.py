@@ -82,8 +82,7 @@ class CompleteGraph:
         """The real pairs of ``node_mask (B, N)`` as an edge list with ``ceil(edge_fraction * B * N * (N - 1))``
         slots (at least 1), sorted by receiver; jit-compatible (``jnp.nonzero`` with a static size)."""
         b, n = node_mask.shape
-        if not 0 < edge_fraction <= 1:
-            raise ValueError(f"edge_fraction must be in (0, 1], got {edge_fraction}")
+        check_layout("edges", edge_fraction)
         budget = max(1, math.ceil(edge_fraction * b * n * (n - 1)))
         pairs = edge_mask_of(node_mask).reshape(-1) > 0
         (flat,) = jnp.nonzero(pairs, size=budget, fill_value=b * n * n)
@@ -127,10 +126,17 @@ class CompleteGraph:
         return jax.ops.segment_sum(m, self.targets, num_segments=self.node_mask.shape[0], indices_are_sorted=True)
 
 
-def complete_graph(node_mask: jax.Array, layout: str = "dense", edge_fraction: float = 1.0) -> CompleteGraph:
-    """:class:`CompleteGraph` of ``node_mask (B, N)`` in ``layout`` ("dense" | "edges")."""
+def check_layout(layout: str, edge_fraction: float = 1.0) -> None:
+    """Refuse an unknown ``layout`` or an ``edge_fraction`` outside (0, 1] (before any work)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {LAYOUTS}")
+    if not 0 < edge_fraction <= 1:
+        raise ValueError(f"edge_fraction must be in (0, 1], got {edge_fraction}")
+
+
+def complete_graph(node_mask: jax.Array, layout: str = "dense", edge_fraction: float = 1.0) -> CompleteGraph:
+    """:class:`CompleteGraph` of ``node_mask (B, N)`` in ``layout`` ("dense" | "edges")."""
+    check_layout(layout, edge_fraction)
     return CompleteGraph.dense(node_mask) if layout == "dense" else CompleteGraph.edges(node_mask, edge_fraction)
 
 

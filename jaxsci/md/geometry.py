@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections import deque
 
+import jax.numpy as jnp
 import numpy as np
+
+
+def wrap_angle(d):
+    """Angles (rad) wrapped into [-pi, pi): the shortest signed periodic difference (JAX; NumPy input works)."""
+    return jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi
 
 
 def dihedral_np(x: np.ndarray, idx) -> float:

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsci.md import forcefield as _ff
+from jaxsci.md import geometry
 
 _FORCEFIELDS = {"amber99sbildn": "amber99sbildn.xml", "amber14": "amber14-all.xml"}
 _IMPLICIT = {None: (), "obc": ("amber99_obc.xml",), "gbn2": ("implicit/gbn2.xml",)}
@@ -181,7 +182,7 @@ def relaxed_scan(potential, cv, x_init, cv_grid, *, spring: float = 5000.0, step
     by :func:`fire` from ``x_init (G, N, 3)``, every other coordinate free. Returns ``(energy (G,) kJ/mol of the
     potential alone, cv_reached (G, d), x (G, N, 3))``. For alanine dipeptide in vacuum over (phi, psi) this is the
     usual zero-temperature stand-in for the free-energy map (it leaves out the entropy)."""
-    wrap = (lambda d: jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi) if periodic else (lambda d: d)
+    wrap = geometry.wrap_angle if periodic else (lambda d: d)
 
     def one(x0, c):
         biased = lambda x: potential(x) + 0.5 * spring * jnp.sum(wrap(cv(x) - c) ** 2)  # noqa: E731

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsci.md import langevin
+from jaxsci.md.geometry import wrap_angle
 from jaxsci.pips.pice import Paths, System, terminal_cost
 
 
@@ -64,7 +65,7 @@ def steered_bias(system: System, spring: float) -> Callable[[jax.Array, jax.Arra
         raise ValueError("steered MD needs collective variables: the System has no cv")
     c0 = system.cv(jnp.asarray(system.start))
     delta = system.cv(jnp.asarray(system.target)) - c0
-    wrap = (lambda d: jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi) if system.cv_periodic else (lambda d: d)
+    wrap = wrap_angle if system.cv_periodic else (lambda d: d)
     delta = wrap(delta)
 
     def bias(x, s):

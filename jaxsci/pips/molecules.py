@@ -46,10 +46,19 @@ def cast(ff: ffmod.ForceField, dtype) -> ffmod.ForceField:
     return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, ff)
 
 
-def _conformation(mol, ff, bonds, phi_psi_deg, steps):
-    x = np.array(mol.positions)
+def _bonds(mol) -> np.ndarray:
+    return np.array([[a.index, b.index] for a, b in mol.topology.bonds()])
+
+
+def _with_phi_psi(mol, bonds, x, phi_psi_deg) -> np.ndarray:
+    """``x (N, 3)`` with its (phi, psi) set to ``phi_psi_deg`` by rigid rotations."""
     for idx, angle in zip(mol.phi_psi_atoms, np.deg2rad(phi_psi_deg)):
         x = geometry.set_dihedral(x, bonds, tuple(int(i) for i in idx), float(angle))
+    return x
+
+
+def _conformation(mol, ff, bonds, phi_psi_deg, steps):
+    x = _with_phi_psi(mol, bonds, np.array(mol.positions), phi_psi_deg)
     return np.asarray(structures.minimize(ff, jnp.asarray(x, jnp.float32), steps=steps), np.float64)
 
 
@@ -59,7 +68,7 @@ def alanine_dipeptide(implicit: str | None = None, *, start_deg=C5, target_deg=C
     mol = structures.alanine_dipeptide(implicit=implicit)
     ff64 = ffmod.from_openmm(mol.system)
     ff = cast(ff64, jnp.float32)
-    bonds = np.array([[a.index, b.index] for a, b in mol.topology.bonds()])
+    bonds = _bonds(mol)
     start = _conformation(mol, ff, bonds, start_deg, minimize_steps)
     target = _conformation(mol, ff, bonds, target_deg, minimize_steps)
     idx = jnp.asarray(mol.phi_psi_atoms)
@@ -79,16 +88,11 @@ def phi_psi_energy_map(built: Built, grid: int = 24, *, steps: int = 1000, sprin
     if grid < 2:
         raise ValueError(f"grid must be >= 2, got {grid}")
     mol, system = built.molecule, built.system
-    bonds = np.array([[a.index, b.index] for a, b in mol.topology.bonds()])
+    bonds = _bonds(mol)
     centres = -180.0 + (np.arange(grid) + 0.5) * 360.0 / grid
     lattice = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
     start = np.asarray(system.start, np.float64)
-    x_init = []
-    for point in np.deg2rad(lattice):
-        x = start
-        for idx, angle in zip(mol.phi_psi_atoms, point):
-            x = geometry.set_dihedral(x, bonds, tuple(int(i) for i in idx), float(angle))
-        x_init.append(x)
+    x_init = [_with_phi_psi(mol, bonds, start, point) for point in lattice]
     dtype = system.start.dtype
     energy, _, _ = structures.relaxed_scan(system.potential, system.cv, jnp.asarray(np.stack(x_init), dtype),
                                            jnp.asarray(np.deg2rad(lattice), dtype), spring=spring, steps=steps)

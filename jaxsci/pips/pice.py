@@ -32,6 +32,7 @@ import optax
 
 from jaxsci.core.step import TrainState, global_norm
 from jaxsci.md import langevin
+from jaxsci.md.geometry import wrap_angle
 from jaxsci.pips.policy import PolicyMLP, control
 
 
@@ -224,7 +225,7 @@ def hits(system: System, x: jax.Array) -> jax.Array:
     """``(n,)`` bool: final collective variables within ``hit_radius`` (Euclidean, wrapped if periodic)."""
     d = jax.vmap(system.cv)(x) - system.cv(jnp.asarray(system.target, x.dtype))
     if system.cv_periodic:
-        d = jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi
+        d = wrap_angle(d)
     return jnp.linalg.norm(d, axis=-1) < system.hit_radius
 
 
