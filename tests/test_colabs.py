@@ -1,4 +1,4 @@
-"""Every notebook in colabs/ runs top to bottom with its `test` preset, so none can rot."""
+"""Every notebook in colabs/ runs top to bottom with its `test` preset (on the 8 simulated devices), so none can rot."""
 
 import pathlib
 
@@ -12,10 +12,10 @@ NOTEBOOKS = sorted((ROOT / "colabs").glob("*.ipynb"))
 def test_notebook_runs_with_test_preset(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    # the kernel inherits this environment: the test preset, one CPU device, and a scratch workdir root
+    # the kernel inherits this environment: the test preset, a scratch workdir root, and conftest's 8 CPU devices,
+    # matmul precision and compilation cache (so the runner tests' compiled test-preset programs are read back)
     monkeypatch.setenv("JAXSCI_COLAB_PRESET", "test")
     monkeypatch.setenv("JAXSCI_COLAB_WORKDIR", str(tmp_path / "run"))
-    monkeypatch.setenv("XLA_FLAGS", "")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
