@@ -175,14 +175,17 @@ def _ml_bitflip(x0, gx, zl, logr):
 
 @jax.jit
 def _ml_depolarizing(x0, z0, gx, gz, zl, xl, logr):
+    # r^k for every weight k an error can have (2 L^2 qubits at most): one gather per term instead of one exp
+    powers = jnp.exp(jnp.arange(64 + 1) * logr)
+
     def one(xz):
         x, z = xz
         xs, zs = x ^ gx, z ^ gz
         w = _popcount(xs[:, None] | zs[None, :])  # (Mx, Mz) non-identity qubits
-        logw = (w - w.min()) * logr
-        onehot_x = jax.nn.one_hot(_bits2(xs, zl), 4, dtype=logw.dtype)  # (Mx, 4) over ab
-        onehot_z = jax.nn.one_hot(_bits2(zs, xl), 4, dtype=logw.dtype)  # (Mz, 4) over cd
-        mass = onehot_x.T @ jnp.exp(logw) @ onehot_z  # (4 ab, 4 cd)
+        weight = powers[w - w.min()]  # (Mx, Mz) exp((w - w_min) log r)
+        onehot_x = jax.nn.one_hot(_bits2(xs, zl), 4, dtype=weight.dtype)  # (Mx, 4) over ab
+        onehot_z = jax.nn.one_hot(_bits2(zs, xl), 4, dtype=weight.dtype)  # (Mz, 4) over cd
+        mass = onehot_x.T @ weight @ onehot_z  # (4 ab, 4 cd)
         mass = mass.reshape(16)
         return mass / mass.sum()
 
