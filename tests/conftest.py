@@ -21,10 +21,10 @@ _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_force_host_platform_device_count" not in _flags:
     _flags = f"{_flags} --xla_force_host_platform_device_count=8"
 # the suite is compile-bound (hundreds of small programs, most run a few times): LLVM at -O0 instead of XLA's default
-# -O3 compiles them in about half the time. The numbers move only in the last bits (tests/core/test_xla_level.py),
-# and the few tests bound by run time (exact ML decoding, 100 ps of MD) run slower; the whole suite on a 2-core CPU took
-# 12 min 50 s instead of 17 min 43 s (RESULTS.md). -O1 and -O2 were tried and rejected: each makes two programs of the
-# PDE generator (a chunked file and an in-memory batch) part at 1e-4 on a chaotic trajectory, which -O3 and -O0 do not.
+# -O3 compiles them in about half the time, and the numbers move only in the last bits (tests/core/test_xla_level.py).
+# A test whose run time dominates can compile its own jit at -O3 (jax.jit(..., compiler_options=...), as the 100 ps MD
+# test does). -O1 and -O2 were tried and rejected: each makes two programs of the PDE generator (a chunked file and an
+# in-memory batch) part at 1e-4 on a chaotic trajectory, which -O3 and -O0 do not. Timings: RESULTS.md, "Test suite".
 # Benchmarks and training runs do not import this file and keep XLA's default. Set the flag yourself to test at
 # another level.
 if "xla_backend_optimization_level" not in _flags:

@@ -175,7 +175,7 @@ def _ml_bitflip(x0, gx, zl, logr):
 
 @jax.jit
 def _ml_depolarizing(x0, z0, gx, gz, zl, xl, logr):
-    # r^k for every weight k an error can have (2 L^2 qubits at most): one gather per term instead of one exp
+    # r^k for every weight k an int64 mask can have (<= 64 set bits; 2 L^2 qubits): one gather per term, not one exp
     powers = jnp.exp(jnp.arange(64 + 1) * logr)
 
     def one(xz):
