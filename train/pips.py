@@ -20,7 +20,7 @@ from jaxsci.md.geometry import wrap_angle
 from jaxsci.pips import baselines, molecules
 
 CONFIG_KEYS = (
-    "preset", "molecule", "implicit", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
+    "preset", "molecule", "implicit", "constraints", "mode", "features", "num_replicas", "num_eval", "num_steps", "save_every", "dt",
     "temp", "friction", "sigma", "control_scale", "grad_scale", "terminal_scale", "abs_noise_cost", "optimizer",
     "learning_rate", "lr_schedule", "clip_norm", "eval_sigma", "sigma_start", "hot_temp", "steered_spring",
     "energy_map",
@@ -28,6 +28,7 @@ CONFIG_KEYS = (
 )
 MOLECULES = ("alanine_dipeptide", "polyproline", "chignolin")
 IMPLICIT = {"none": None, "obc": "obc", "gbn2": "gbn2"}
+CONSTRAINTS = {"none": None, "hbonds": "hbonds"}
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
 LR_SCHEDULES = ("constant", "cosine")
 EVAL_METRICS = ("hit", "max_energy_hit", "max_energy", "distance_error", "rmsd")
@@ -36,7 +37,8 @@ EVAL_METRICS = ("hit", "max_energy_hit", "max_energy", "distance_error", "rmsd")
 def check_config(config) -> None:
     """Refuse unknown keys and values before any work (building the molecule takes seconds)."""
     check_keys(config, CONFIG_KEYS, "pips config")
-    for key, allowed in (("molecule", MOLECULES), ("implicit", tuple(IMPLICIT)), ("mode", pips.policy.MODES),
+    for key, allowed in (("molecule", MOLECULES), ("implicit", tuple(IMPLICIT)), ("constraints", tuple(CONSTRAINTS)),
+                         ("mode", pips.policy.MODES),
                          ("optimizer", tuple(OPTIMIZERS)), ("lr_schedule", LR_SCHEDULES)):
         if config[key] not in allowed:
             raise ValueError(f"unknown {key} {config[key]!r}; choose from {allowed}")
@@ -69,11 +71,11 @@ def make_problem(config):
     check_config(config)
     cfg = pice_config(config)
     if config.molecule == "alanine_dipeptide":
-        built = molecules.alanine_dipeptide(IMPLICIT[config.implicit])
+        built = molecules.alanine_dipeptide(IMPLICIT[config.implicit], constraints=CONSTRAINTS[config.constraints])
     elif config.implicit != "gbn2":
         raise ValueError(f"{config.molecule} is built in GBn2 implicit solvent, as in the paper: set implicit='gbn2'")
     else:
-        built = molecules.BUILDERS[config.molecule]()
+        built = molecules.BUILDERS[config.molecule](constraints=CONSTRAINTS[config.constraints])
     system = built.system
     n_atoms = system.start.shape[0]
     model = pips.PolicyMLP(num_atoms=n_atoms, mode=config.mode, features=tuple(config.features))

@@ -628,6 +628,26 @@ def from_openmm(system) -> ForceField:
     )
 
 
+def with_hbond_constraints(ff: ForceField, hydrogen) -> ForceField:
+    """``ff`` with every harmonic bond to a hydrogen (``hydrogen (N,) bool``, e.g. from the topology's
+    elements) turned into a constraint at its equilibrium length r0 and dropped from the bond energy: the
+    System that OpenMM's ``ForceField.createSystem(..., constraints=HBonds)`` builds from the same force
+    field, from a flexible one. Constraints ``ff`` already has are kept first."""
+    hydrogen = np.asarray(hydrogen, bool)
+    if hydrogen.shape != (ff.n_atoms,):
+        raise ValueError(f"hydrogen must have shape ({ff.n_atoms},), got {hydrogen.shape}")
+    if ff.bonds is None:
+        return ff
+    idx = np.asarray(ff.bonds.idx)
+    to_h = hydrogen[idx].any(axis=1)
+    keep = ~to_h
+    bonds = Bonds(*(jnp.asarray(np.asarray(a)[keep]) for a in (ff.bonds.idx, ff.bonds.r0, ff.bonds.k)))
+    c_idx = np.concatenate([np.asarray(ff.constraint_idx).reshape(-1, 2), idx[to_h]]).astype(np.int32)
+    c_dist = np.concatenate([np.asarray(ff.constraint_dist, np.float64), np.asarray(ff.bonds.r0)[to_h]])
+    return ff.replace(bonds=bonds if keep.any() else None, constraint_idx=jnp.asarray(c_idx),
+                      constraint_dist=jnp.asarray(c_dist, ff.bonds.r0.dtype))
+
+
 def _convert_nonbonded(force, n) -> Nonbonded:
     q = np.zeros(n)
     sig = np.zeros(n)

@@ -37,7 +37,7 @@ def md_paths(system: System, x0: jax.Array, keys: jax.Array, *, num_steps: int, 
             k, t = inp
             xi = jax.random.normal(k, state.x.shape, state.x.dtype)
             state = langevin.middle_step(system.potential, state, masses, xi, dt=dt, friction=friction, temp=temp,
-                                         external=bias_force(state.x, t / num_steps))
+                                         external=bias_force(state.x, t / num_steps), constraints=system.constraints)
             return (state, jnp.maximum(emax, state.energy)), None
 
         def block(carry, inp):

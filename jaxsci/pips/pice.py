@@ -40,7 +40,9 @@ from jaxsci.pips.policy import PolicyMLP, control
 class System:
     """A molecule for PIPS: ``potential(x) -> kJ/mol`` of ``x (N, 3)`` nm, ``masses (N,)`` amu, the
     ``start`` and ``target`` configurations ``(N, 3)``, and optionally collective variables ``cv(x) -> (d,)``
-    (e.g. phi, psi in radians) with ``cv_periodic``, used only for metrics and plots, never by the policy."""
+    (e.g. phi, psi in radians) with ``cv_periodic``, used only for metrics and plots, never by the policy.
+    ``constraints``: fixed bond lengths the dynamics keep (e.g. HBonds, as the original runs OpenMM), which
+    ``start`` and ``target`` satisfy; None: every bond flexible."""
 
     potential: Callable[[jax.Array], jax.Array]
     masses: jax.Array
@@ -49,6 +51,7 @@ class System:
     cv: Callable[[jax.Array], jax.Array] | None = None
     cv_periodic: bool = True
     hit_radius: float = 0.75
+    constraints: langevin.Constraints | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +137,8 @@ def rollout(model: PolicyMLP, params, system: System, cfg: PICEConfig, x0: jax.A
             ue = jnp.sum(u * eps)
             cost = cost + (0.5 * jnp.sum(u * u) + (jnp.abs(ue) if cfg.abs_noise_cost else ue)) / lam
             state = langevin.middle_step(system.potential, state, masses, xi, dt=cfg.dt, friction=cfg.friction,
-                                         temp=cfg.temp, external=cfg.control_scale * (u + eps))
+                                         temp=cfg.temp, external=cfg.control_scale * (u + eps),
+                                         constraints=system.constraints)
             return (state, cost, jnp.maximum(emax, state.energy), grads), None
 
         def block(carry, k):

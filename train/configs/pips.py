@@ -1,7 +1,7 @@
 """pips: molecular transition paths (alanine dipeptide C5 -> C7ax; polyproline, chignolin) by path-integral stochastic optimal control.
 
 Command: ``python -m train pips --config train/configs/pips.py:small --workdir runs/pips``
-(``--config.mode=potential|force``, ``--config.implicit=none|obc|gbn2``).
+(``--config.mode=potential|force``, ``--config.implicit=none|obc|gbn2``, ``--config.constraints=none|hbonds``).
 Runtime (2-core CPU): test ~30 s (mostly compiling); small: see the preset's comment; paper (5000 steps of
 1 fs, 16 rollouts, SGD 1e-4, 10,000 updates: the original's ~66 h with OpenMM) is for a GPU.
 Metric: eval ``hit`` (fraction of ``num_eval`` controlled paths ending within 0.75 rad of the target in
@@ -38,6 +38,9 @@ def get_config(preset: str = "small") -> ml_collections.ConfigDict:
     c.preset = preset
     c.molecule = "alanine_dipeptide"  # | polyproline (PP-II -> PP-I) | chignolin (unfolded -> hairpin): set implicit=gbn2
     c.implicit = "none"  # alanine dipeptide: none (vacuum) | obc | gbn2; the peptides: gbn2 only
+    # none: every bond flexible (1 fs resolves the X-H stretch) | hbonds: bonds to hydrogen held at their length, as the
+    # original's OpenMM systems (then dt=0.002 is stable)
+    c.constraints = "none"
     c.mode = "potential"  # potential (u = -grad b) | force
     c.features = p["features"]
     c.num_replicas = p["num_replicas"]  # rollouts per PICE update
