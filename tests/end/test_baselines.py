@@ -76,11 +76,12 @@ def test_ml_posterior_equals_brute_force_enumeration_at_L2(noise):
 
 def test_ml_beats_mwpm_and_obeys_the_translation_symmetry():
     L, p = 3, 0.15
-    s, labels = _sample(L, p, 3000, seed=5)
+    s, labels = _sample(L, p, 1500, seed=5)
     ml = baselines.ml_decode(s, p)
     mw = baselines.mwpm_decode(s)
     acc_ml, acc_mw = np.mean(ml == labels), np.mean(mw == labels)
-    # the optimal decoder is better in expectation; 3000 samples resolve a gap of this size
+    # the optimal decoder is better in expectation. These 1500 samples: 67.7 % against 61.1 %, a gap of 6.7 points
+    # with a paired standard error of 1.0 (2026-12-08; 3000 samples: 6.2 +- 0.7), so the bar of 3 is 3.8 errors below
     assert acc_ml > acc_mw + 0.03, (acc_ml, acc_mw)
     # the optimal decoder's posterior transforms as the symmetry analysis says
     post = baselines.ml_posterior(s[:64], p)
