@@ -190,7 +190,7 @@ def make_step(model: PolicyMLP, system: System, cfg: PICEConfig, optimizer: opta
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         state = state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state)
         mean = lambda v: _finite_mean(v, ok)  # noqa: E731
-        metrics = {"cost": mean(paths.cost), "cost_min": jnp.min(paths.cost), "diverged": jnp.sum(~ok),
+        metrics = {"cost": mean(paths.cost), "cost_min": jnp.min(jnp.where(ok, paths.cost, jnp.inf)), "diverged": jnp.sum(~ok),
                    "terminal": mean(paths.terminal), "control_cost": mean(paths.control_cost), "ess": ess,
                    "grad_norm": grad_norm, **path_metrics(system, paths, hit_energy=False)}
         return state, metrics

@@ -167,6 +167,28 @@ def test_per_replica_sigma_overrides_the_config():
     np.testing.assert_allclose(mixed.control_cost[1], sampled.control_cost[1], rtol=1e-6)
 
 
+def test_a_blown_up_replica_gets_weight_zero_and_the_update_stays_finite():
+    """A replica whose path turns non-finite (here: it starts where the potential is NaN) is counted in ``diverged``,
+    left out of the weights and of every other metric, cost_min included, and the update is that of the others."""
+    # sqrt(1 - x_00): NaN energy and force beyond x_00 = 1 nm, a gentle push before it
+    system = dataclasses.replace(toy_system(), potential=lambda x: toy_potential(x) + jnp.sqrt(1.0 - x[0, 0]))
+    model = small_model()
+    cfg = PICEConfig(num_steps=6, save_every=3, sigma=0.05, control_scale=100.0)
+    optimizer = optax.sgd(1e-3)
+    state = init_train_state(pips.init(jax.random.key(0), model, system.start), optimizer)
+    blown = system.start.at[:, 0].add(2.0)  # the whole molecule shifted into the NaN region
+    step = jax.jit(pips.make_step(model, system, cfg, optimizer))
+    new, metrics = step(state, {"x0": jnp.stack([system.start, blown, system.start]), "index": jnp.arange(3)},
+                        jax.random.key(1))
+    assert int(metrics["diverged"]) == 1
+    for name, value in metrics.items():
+        assert np.isfinite(float(value)), name
+    # the same update as from the two healthy replicas alone (their keys fold in their own indices)
+    ref, ref_metrics = step(state, {"x0": jnp.stack([system.start] * 2), "index": jnp.array([0, 2])}, jax.random.key(1))
+    chex.assert_trees_all_close(new.params, ref.params, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(float(metrics["cost_min"]), float(ref_metrics["cost_min"]), rtol=1e-6)
+
+
 def _toy_problem(num_replicas=8):
     system, model = toy_system(), small_model()
     cfg = PICEConfig(num_steps=300, save_every=50, sigma=0.05, control_scale=200.0, terminal_scale=100.0)
