@@ -24,6 +24,13 @@ from jaxsci.md import geometry
 
 _FORCEFIELDS = {"amber99sbildn": "amber99sbildn.xml", "amber14": "amber14-all.xml"}
 _IMPLICIT = {None: (), "obc": ("amber99_obc.xml",), "gbn2": ("implicit/gbn2.xml",)}
+CONSTRAINTS = (None, "hbonds")  # every bond flexible, or OpenMM's HBonds
+
+
+def check_constraints(constraints) -> None:
+    """Refuse a ``constraints`` value other than None and ``"hbonds"`` (before any work)."""
+    if constraints not in CONSTRAINTS:
+        raise ValueError(f"unknown constraints {constraints!r}; choose None or 'hbonds'")
 
 
 @dataclasses.dataclass
@@ -69,8 +76,7 @@ def alanine_dipeptide(forcefield: str = "amber99sbildn", implicit: str | None = 
     FIRE steps with ``minimize`` (in float64 only if ``jax_enable_x64`` is on). ``seed`` seeds
     OpenMM's random initial hydrogen placement, so the structure is reproducible. ``constraints``:
     None (all bonds flexible, for our integrator) or ``"hbonds"`` (OpenMM's HBonds)."""
-    if constraints not in (None, "hbonds"):
-        raise ValueError(f"unknown constraints {constraints!r}; choose None or 'hbonds'")
+    check_constraints(constraints)
     files = _forcefield_files(forcefield, implicit)
     import openmm.app as app
     import pdbfixer

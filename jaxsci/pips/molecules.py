@@ -31,7 +31,6 @@ from jaxsci.pips.pice import System
 
 C5 = (-150.0, 170.0)  # degrees: the original's start basin
 C7AX = (70.0, -60.0)  # degrees: set before minimising into the C7ax basin
-CONSTRAINTS = (None, "hbonds")
 
 
 @dataclasses.dataclass
@@ -51,11 +50,6 @@ class Built:
 def cast(ff: ffmod.ForceField, dtype) -> ffmod.ForceField:
     """The force field with its floating-point arrays in ``dtype`` (e.g. float32 for training)."""
     return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, ff)
-
-
-def _check_constraints(constraints) -> None:
-    if constraints not in CONSTRAINTS:
-        raise ValueError(f"unknown constraints {constraints!r}; choose None or 'hbonds'")
 
 
 def _dynamics(ff64: ffmod.ForceField, topology, constraints, dtype, *xs):
@@ -90,7 +84,7 @@ def alanine_dipeptide(implicit: str | None = None, *, start_deg=C5, target_deg=C
                       dtype=jnp.float32, hit_radius: float = 0.75, constraints: str | None = None) -> Built:
     """The alanine dipeptide C5 -> C7ax system (amber99sbildn; vacuum, ``"obc"`` or ``"gbn2"``); ``constraints``:
     None (flexible bonds) or ``"hbonds"``."""
-    _check_constraints(constraints)
+    structures.check_constraints(constraints)
     mol = structures.alanine_dipeptide(implicit=implicit)
     ff64 = ffmod.from_openmm(mol.system)
     ff = cast(ff64, jnp.float32)
@@ -141,7 +135,7 @@ def _peptide_system(start: peptides.Peptide, target: peptides.Peptide, cv, cv_pe
 
 def polyproline(*, minimize_steps: int = 2000, dtype=jnp.float32, constraints: str | None = None) -> Built:
     """ACE-PRO3-NME from PP-II (all trans) to PP-I (all cis); cv = the four omegas (rad)."""
-    _check_constraints(constraints)
+    structures.check_constraints(constraints)
     start = peptides.polyproline("PPII", minimize_steps=minimize_steps)
     target = peptides.polyproline("PPI", minimize_steps=minimize_steps)
     idx = jnp.asarray(start.omega_idx)
@@ -151,7 +145,7 @@ def polyproline(*, minimize_steps: int = 2000, dtype=jnp.float32, constraints: s
 def chignolin(*, minimize_steps: int = 2000, dtype=jnp.float32, constraints: str | None = None) -> Built:
     """Chignolin from fully extended to the approximate hairpin of :func:`jaxsci.md.peptides.chignolin`;
     cv = CA-CA distances G1-G10, Y2-W9, D3-T8 (nm)."""
-    _check_constraints(constraints)
+    structures.check_constraints(constraints)
     start = peptides.chignolin("unfolded", minimize_steps=minimize_steps)
     target = peptides.chignolin("folded", minimize_steps=minimize_steps)
     ca = [a.index for a in start.molecule.topology.atoms() if a.name == "CA"]

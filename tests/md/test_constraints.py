@@ -115,8 +115,9 @@ def test_alanine_dipeptide_with_hbonds_holds_300_k_at_2_fs(alanine):
     """50,000 steps of 2 fs (100 ps), two replicas, after 10 ps: the kinetic energy of the constrained velocities is
     within 2 % of (3N - K)/2 kT, K = 12 HBond constraints."""
     _, constrained, _ = alanine  # in float32, as the training runs use it
-    ff32 = jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                        forcefield.from_openmm(constrained.system))
+    from jaxsci.pips.molecules import cast
+
+    ff32 = cast(forcefield.from_openmm(constrained.system), jnp.float32)
     cons = _constraints(ff32)
     masses = ff32.masses
     potential = lambda x: forcefield.energy(ff32, x)  # noqa: E731
